@@ -1,3 +1,54 @@
-"""tidings: news reports in, evidenced and attributed PLOVER events out."""
+"""tidings: news reports in, evidenced and attributed PLOVER events out.
+
+>>> import tidings
+>>> analysis = tidings.analyze("Rebels captured Homs on Friday.", published="2024-12-07")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tidings.records import (
+    MODALITIES,
+    Actor,
+    Analysis,
+    Document,
+    Event,
+    Mention,
+    Place,
+    Source,
+    Span,
+    When,
+)
+from tidings.settings import Settings
+
+if TYPE_CHECKING:
+    from tidings.pipeline import Engine, analyze
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "MODALITIES",
+    "Actor",
+    "Analysis",
+    "Document",
+    "Engine",
+    "Event",
+    "Mention",
+    "Place",
+    "Settings",
+    "Source",
+    "Span",
+    "When",
+    "__version__",
+    "analyze",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The engine imports spaCy (about a second); load it only when it is asked for.
+    if name in ("Engine", "analyze"):
+        from tidings import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'tidings' has no attribute {name!r}")

@@ -1,0 +1,338 @@
+"""Who says so: the document's chain of sources and the speaker of each statement.
+
+A chain runs from the article's outlet to the original speaker: ``RBK-Ukraine → The New York Times →
+officials (anonymous)``. It has two parts. The *document chain* comes from metadata (the outlet)
+and from sentences about the article itself ("This was reported by X citing Y", a "(Reuters) -"
+dateline). The *sentence chain* comes from reporting verbs whose content clause holds the event
+("officials said …", "NYT reports", "X told journalists that …", "according to X"), nested
+outermost first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from spacy.tokens import Doc, Token
+from spacy.tokens import Span as SpacySpan
+
+from tidings.records import Document, Source, Span
+from tidings.settings import DATA_DIR
+
+__all__ = ["Attribution", "Cues", "chain_for", "document_chain", "find_attributions", "load_cues", "merge_chains"]
+
+_DATELINE = re.compile(r"^\s*[A-Z][A-Za-z .,'/-]{1,60}\((?P<agency>[A-Z][\w .&-]{1,30})\)\s*[-—–]")
+
+
+@dataclass(frozen=True)
+class Cues:
+    """Word lists for attribution and modality, read from ``data/cues.json``."""
+
+    reporting_verbs: frozenset[str]
+    hearer_verbs: frozenset[str]
+    anonymous_heads: frozenset[str]
+    anonymity_phrases: tuple[str, ...]
+    official_heads: frozenset[str]
+    analyst_heads: frozenset[str]
+    media_heads: frozenset[str]
+    outlets: dict[str, tuple[str, str]]      # folded alias → (canonical name, kind)
+    hedge_words: frozenset[str]
+    hedge_verbs: frozenset[str]
+    negation_words: frozenset[str]
+    negating_verbs: frozenset[str]
+    negating_nouns: frozenset[str]
+    future_words: frozenset[str]
+    future_verbs: frozenset[str]
+    historical_adverbs: frozenset[str]
+    historical_preps: frozenset[str]
+    historical_nouns: frozenset[str]
+    aspectual_verbs: frozenset[str]
+    control_verbs: frozenset[str]
+    social_media: tuple[str, ...]
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def outlet(self, text: str) -> tuple[str, str] | None:
+        """Canonical name and kind of a news outlet or agency, if ``text`` names one."""
+        return self.outlets.get(_fold(text))
+
+
+def _fold(text: str) -> str:
+    text = text.lower().strip().strip("\"'“”‘’")
+    text = re.sub(r"^the\s+", "", text)
+    return re.sub(r"[\s\-‐–]+", " ", text)
+
+
+def _words(data: dict[str, object], key: str) -> frozenset[str]:
+    value = data.get(key, [])
+    if isinstance(value, dict):
+        items: Iterable[object] = [w for group in value.values() for w in (group if isinstance(group, list) else [])]
+    else:
+        items = value if isinstance(value, list) else []
+    return frozenset(str(w).lower() for w in items if isinstance(w, str))
+
+
+@lru_cache(maxsize=4)
+def load_cues(data_dir: Path = DATA_DIR) -> Cues:
+    """Read ``cues.json``; see ``data/README.md`` for its fields."""
+    data = json.loads((data_dir / "cues.json").read_text("utf-8"))
+    outlets: dict[str, tuple[str, str]] = {}
+    for row in data.get("outlets", []):
+        name, kind = row["name"], row.get("kind", "outlet")
+        for alias in [name, *row.get("aliases", [])]:
+            outlets[_fold(alias)] = (name, kind)
+    return Cues(
+        reporting_verbs=_words(data, "reporting_verbs"),
+        hearer_verbs=_words(data, "hearer_verbs"),
+        anonymous_heads=_words(data, "anonymous_heads"),
+        anonymity_phrases=tuple(sorted(_words(data, "anonymity_phrases"))),
+        official_heads=_words(data, "official_heads"),
+        analyst_heads=_words(data, "analyst_heads"),
+        media_heads=_words(data, "media_heads"),
+        outlets=outlets,
+        hedge_words=_words(data, "hedge_words"),
+        hedge_verbs=_words(data, "hedge_verbs"),
+        negation_words=_words(data, "negation_words"),
+        negating_verbs=_words(data, "negating_verbs"),
+        negating_nouns=_words(data, "negating_nouns"),
+        future_words=_words(data, "future_words"),
+        future_verbs=_words(data, "future_verbs"),
+        historical_adverbs=_words(data, "historical_adverbs"),
+        historical_preps=_words(data, "historical_preps"),
+        historical_nouns=_words(data, "historical_nouns"),
+        aspectual_verbs=_words(data, "aspectual_verbs"),
+        control_verbs=_words(data, "control_verbs"),
+        social_media=tuple(sorted(_words(data, "social_media"))),
+    )
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """A speaker and the tokens their statement covers in one sentence."""
+
+    source: Source
+    cue: int                  # token index of the reporting verb / "according"
+    scope: frozenset[int]     # token indices the statement covers
+    depth: int                # 0 = outermost
+
+
+def _span(doc: Doc, start: int, end: int) -> Span:
+    """A record Span for doc tokens [start, end)."""
+    s = doc[start:end]
+    return Span(start=s.start_char, end=s.end_char, text=s.text)
+
+
+_TRIM_DEPS = {"relcl", "acl", "punct", "advcl", "prep", "cc"}
+
+
+def _phrase(token: Token) -> SpacySpan:
+    """The noun phrase of ``token``: its subtree without relative clauses and trailing punctuation."""
+    doc = token.doc
+    keep = [token]
+    stack = [c for c in token.children if c.dep_ not in _TRIM_DEPS or (c.dep_ == "prep" and c.i < token.i)]
+    while stack:
+        child = stack.pop()
+        keep.append(child)
+        stack.extend(c for c in child.children if c.dep_ not in ("relcl", "acl"))
+    start, end = min(t.i for t in keep), max(t.i for t in keep) + 1
+    while end - 1 > start and (doc[end - 1].is_punct or doc[end - 1].is_space):
+        end -= 1
+    while start < end - 1 and (doc[start].is_punct or doc[start].lower_ in ("the", "a", "an")):
+        start += 1
+    return doc[start:end]
+
+
+def _describe(phrase: SpacySpan, sentence: SpacySpan, cues: Cues, verb: Token | None) -> Source:
+    """Classify a speaker phrase into a Source (outlet, official, analyst, anonymous, …)."""
+    text = phrase.text
+    known = _known_outlet(phrase, cues)
+    span = Span(start=phrase.start_char, end=phrase.end_char, text=text)
+    if known:
+        return Source(name=known[0], kind=known[1], anonymous=False, span=span)  # type: ignore[arg-type]
+    head = phrase.root
+    named = any(t.ent_type_ in ("PERSON", "ORG", "GPE", "NORP") and t.pos_ == "PROPN" for t in phrase)
+    person = any(t.ent_type_ == "PERSON" for t in phrase)
+    sent_lower = sentence.text.lower()
+    anonymous = (not named and head.lemma_.lower() in cues.anonymous_heads) or (
+        not person and any(p in sent_lower for p in cues.anonymity_phrases)
+    )
+    lemma = head.lemma_.lower()
+    words = {t.lemma_.lower() for t in phrase}
+    kind = "person"
+    if verb is not None and any(m in sent_lower for m in cues.social_media):
+        kind = "social_media"
+    elif words & cues.analyst_heads:
+        kind = "analyst"
+    elif lemma in cues.media_heads:
+        kind = "outlet"
+    elif words & cues.official_heads:
+        kind = "official"
+    elif head.ent_type_ in ("ORG", "GPE"):
+        kind = "government" if head.ent_type_ == "GPE" else "organization"
+    if anonymous:
+        kind = "anonymous" if kind == "person" else kind
+    return Source(name=text, kind=kind, anonymous=anonymous, span=span)  # type: ignore[arg-type]
+
+
+def _known_outlet(phrase: SpacySpan, cues: Cues) -> tuple[str, str] | None:
+    found = cues.outlet(phrase.text)
+    if found:
+        return found
+    for ent in phrase.ents:
+        found = cues.outlet(ent.text)
+        if found:
+            return found
+    # "the American newspaper The New York Times": try every suffix of the phrase.
+    for i in range(len(phrase)):
+        found = cues.outlet(phrase[i:].text)
+        if found:
+            return found
+    return None
+
+
+def _speaker_token(verb: Token) -> Token | None:
+    for child in verb.children:
+        if child.dep_ in ("nsubj", "nsubjpass") and not (child.dep_ == "nsubjpass" and child.lower_ in ("it", "this")):
+            if child.dep_ == "nsubjpass":
+                continue  # "Evacuations are reported …": the subject is the content, not the speaker
+            return child
+        if child.dep_ == "agent":
+            for pobj in child.children:
+                if pobj.dep_ == "pobj":
+                    return pobj
+    return None
+
+
+def _is_expletive_passive(verb: Token) -> bool:
+    """"It is noted that …": the article's own voice, not a source."""
+    return any(c.dep_ == "nsubjpass" and c.lower_ == "it" for c in verb.children)
+
+
+def find_attributions(sentence: SpacySpan, cues: Cues, last_speaker: Source | None = None) -> list[Attribution]:
+    """Every speaker in ``sentence`` and the tokens their statement covers."""
+    found: list[Attribution] = []
+    for token in sentence:
+        lemma = token.lemma_.lower()
+        if lemma == "accord" and token.lower_ == "according":
+            found.extend(_according_to(token, sentence, cues))
+        elif token.pos_ in ("VERB", "AUX") and lemma in cues.reporting_verbs:
+            att = _reporting_verb(token, sentence, cues, last_speaker)
+            if att is not None:
+                found.append(att)
+    # Depth: an attribution inside another's scope is nested deeper.
+    ranked = []
+    for att in found:
+        depth = sum(1 for other in found if other is not att and att.cue in other.scope)
+        ranked.append(Attribution(att.source, att.cue, att.scope, depth))
+    return sorted(ranked, key=lambda a: a.depth)
+
+
+def _according_to(token: Token, sentence: SpacySpan, cues: Cues) -> list[Attribution]:
+    pobj = next((g for c in token.children if c.lower_ == "to" for g in c.children if g.dep_ == "pobj"), None)
+    if pobj is None:
+        return []
+    phrase = _phrase(pobj)
+    source = _describe(phrase, sentence, cues, None)
+    excluded = {t.i for t in token.subtree}
+    scope = frozenset(t.i for t in sentence if t.i not in excluded)
+    return [Attribution(source, token.i, scope, 0)]
+
+
+def _reporting_verb(verb: Token, sentence: SpacySpan, cues: Cues, last_speaker: Source | None) -> Attribution | None:
+    if _is_expletive_passive(verb):
+        return None
+    speaker = _speaker_token(verb)
+    doc = verb.doc
+    if speaker is None:
+        passive = any(c.dep_ == "auxpass" for c in verb.children)
+        if not passive:
+            return None
+        source = Source(name="unnamed sources", kind="anonymous", anonymous=True,
+                        span=_span(doc, verb.i, verb.i + 1))
+        excluded: set[int] = {verb.i}
+    else:
+        if speaker.pos_ == "PRON" and speaker.lower_ in ("he", "she", "they", "we", "i"):
+            if last_speaker is None:
+                return None
+            source = last_speaker.model_copy(update={"span": _span(doc, speaker.i, speaker.i + 1)})
+        elif speaker.pos_ == "PRON" or speaker.lower_ in ("this", "that"):
+            return None
+        else:
+            source = _describe(_phrase(speaker), sentence, cues, verb)
+        excluded = {t.i for t in speaker.subtree} | {verb.i}
+    if verb.lemma_.lower() in cues.hearer_verbs:
+        for child in verb.children:
+            if child.dep_ in ("dobj", "dative") and child.pos_ in ("NOUN", "PROPN", "PRON"):
+                excluded |= {t.i for t in child.subtree}
+    scope = frozenset(t.i for t in verb.subtree if t.i not in excluded)
+    if verb.dep_ in ("ROOT",) and verb.i > sentence.start and _quote_before(verb, sentence):
+        # '"…," officials said.' — the quote before the verb is the content even when the parse
+        # attaches part of it elsewhere.
+        scope = scope | frozenset(t.i for t in sentence if t.i < verb.i and t.i not in excluded)
+    if not scope:
+        return None
+    return Attribution(source, verb.i, scope, 0)
+
+
+def _quote_before(verb: Token, sentence: SpacySpan) -> bool:
+    return any(t.text in ('"', "“", "”") for t in sentence if t.i < verb.i)
+
+
+def chain_for(token_index: int, attributions: list[Attribution]) -> list[Source]:
+    """The speakers whose statements cover ``token_index``, outermost first."""
+    return [a.source for a in attributions if token_index in a.scope and a.cue != token_index]
+
+
+def merge_chains(*chains: Iterable[Source]) -> list[Source]:
+    """Concatenate chains, dropping a link that repeats the one before it (same outlet named twice)."""
+    merged: list[Source] = []
+    for chain in chains:
+        for link in chain:
+            if merged and _fold(merged[-1].name) == _fold(link.name):
+                continue
+            if any(_fold(m.name) == _fold(link.name) and m.kind in ("outlet", "agency") for m in merged):
+                continue
+            merged.append(link)
+    return merged
+
+
+def document_chain(doc: Doc, document: Document, cues: Cues) -> list[Source]:
+    """Outlet from metadata, then sources the text names for the whole article."""
+    chain: list[Source] = []
+    if document.outlet:
+        name, kind = cues.outlet(document.outlet) or (document.outlet, "outlet")
+        chain.append(Source(name=name, kind=kind, anonymous=False))  # type: ignore[arg-type]
+    match = _DATELINE.match(doc.text)
+    if match:
+        name, kind = cues.outlet(match.group("agency")) or (match.group("agency").strip(), "agency")
+        start, end = match.span("agency")
+        chain.append(Source(name=name, kind=kind, span=Span(start=start, end=end, text=match.group("agency"))))  # type: ignore[arg-type]
+    for sentence in doc.sents:
+        chain.extend(_about_article(sentence, cues))
+    return merge_chains(chain)
+
+
+def _about_article(sentence: SpacySpan, cues: Cues) -> list[Source]:
+    """"This was reported by X citing Y" / "X reported this, citing Y": a sentence about the article."""
+    root = sentence.root
+    if root.lemma_.lower() not in cues.reporting_verbs:
+        return []
+    subject = next((c for c in root.children if c.dep_ in ("nsubjpass", "nsubj")), None)
+    links: list[Source] = []
+    if subject is not None and subject.dep_ == "nsubjpass" and subject.lower_ in ("this", "it"):
+        agent = next((g for c in root.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"), None)
+        if agent is not None:
+            links.append(_describe(_phrase(agent), sentence, cues, None))
+    elif subject is not None and any(c.lower_ in ("this", "it") and c.dep_ == "dobj" for c in root.children):
+        links.append(_describe(_phrase(subject), sentence, cues, None))
+    if not links:
+        return []
+    for token in sentence:
+        if token.lemma_.lower() == "cite":
+            obj = next((c for c in token.children if c.dep_ == "dobj"), None)
+            if obj is not None:
+                links.append(_describe(_phrase(obj), sentence, cues, None))
+    return links

@@ -1,0 +1,228 @@
+"""The ``tidings`` command. Each verb is a thin call of one library function."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tidings import service
+from tidings.records import Analysis, Event
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=(
+    "tidings: news reports in, evidenced and attributed PLOVER events out — offline."))
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default sqlite:///tidings.db).")]
+_FORMATS = ("table", "json", "jsonl")
+
+
+def _register_subapps() -> None:
+    """Optional verb groups live in their own modules; they register here when present."""
+    try:
+        from tidings.cli_eval import eval_app
+    except ImportError:  # pragma: no cover - evaluation module not installed
+        return
+    app.add_typer(eval_app, name="eval", help="Score tidings against gold data (events, classify, geo).")
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[str], typer.Argument(help="Files, directories or - for stdin.")],
+    published: Annotated[Optional[str], typer.Option(help="Publication date YYYY-MM-DD (plain text).")] = None,
+    outlet: Annotated[Optional[str], typer.Option(help="Outlet that published the text.")] = None,
+    url: Annotated[Optional[str], typer.Option(help="URL of the text.")] = None,
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
+    store: Annotated[bool, typer.Option("--store/--no-store", help="Write results to the database.")] = True,
+) -> None:
+    """Analyse news texts and store their events."""
+    if fmt not in _FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}")
+    show_progress = fmt == "table" and console.is_terminal
+    result = service.analyze_paths(paths, published=published, outlet=outlet, url=url,
+                                   db=db if store else None, progress=show_progress)
+    for analysis in result.analyses:
+        _print_analysis(analysis, fmt)
+    for failure in result.failures:
+        err_console.print(f"[red]error[/red] {failure}", highlight=False)
+    if fmt == "table":
+        err_console.print(f"{len(result.analyses)} document(s), {result.event_count} event(s), "
+                          f"{len(result.failures)} error(s)" + (f"; stored in {result.db}" if result.db else ""))
+    raise typer.Exit(1 if result.failures else 0)
+
+
+def _print_analysis(analysis: Analysis, fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(analysis.model_dump_json(indent=2) + "\n")
+    elif fmt == "jsonl":
+        for event in analysis.events:
+            sys.stdout.write(event.model_dump_json() + "\n")
+    else:
+        doc = analysis.document
+        title = doc.title or doc.path or doc.id
+        date = f"{doc.published}{' (inferred)' if doc.published_inferred else ''}" if doc.published else "undated"
+        console.print(f"\n[bold]{title}[/bold] — published {date}", highlight=False)
+        if analysis.document_chain:
+            console.print("source chain: " + " → ".join(_link(s) for s in analysis.document_chain), highlight=False)
+        for warning in analysis.warnings:
+            console.print(f"[yellow]note[/yellow] {warning}", highlight=False)
+        console.print(events_table(analysis.events))
+
+
+def _link(source: object) -> str:
+    name = getattr(source, "name", "?")
+    return f"{name} (anonymous)" if getattr(source, "anonymous", False) else name
+
+
+_MODALITY_STYLE = {"asserted": "bold", "reported": "cyan", "hedged": "yellow", "negated": "red",
+                   "future": "magenta", "historical": "dim"}
+
+
+def events_table(events: list[Event]) -> Table:
+    """A readable table of events."""
+    table = Table(show_lines=False, pad_edge=False)
+    for column in ("id", "type", "source", "target", "place", "date", "modality", "said by", "conf"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        style = _MODALITY_STYLE.get(e.modality, "")
+        date = e.when.start.isoformat() if e.when.start else ("relative" if e.when.relative else "undated")
+        if e.when.end and e.when.end != e.when.start:
+            date += f"…{e.when.end.isoformat()}"
+        table.add_row(
+            e.id[:8], f"{e.type}" + (f"/{e.mode}" if e.mode else ""),
+            _actor(e.source_actor), _actor(e.target_actor),
+            f"{e.place.name}, {e.place.country}" if e.place else "",
+            date, Text(e.modality, style=style),
+            " → ".join(_link(s) for s in e.attribution), f"{e.confidence:.2f}",
+        )
+    return table
+
+
+def _actor(actor: object) -> str:
+    if actor is None:
+        return ""
+    code = getattr(actor, "code", None)
+    name = getattr(actor, "name", "")
+    return f"{name} [{code}]" if code else name
+
+
+@app.command()
+def events(
+    db: DbOption = None,
+    type: Annotated[Optional[list[str]], typer.Option("--type", help="PLOVER type (repeatable).")] = None,
+    actor: Annotated[Optional[str], typer.Option(help="Actor code prefix or name.")] = None,
+    country: Annotated[Optional[str], typer.Option(help="ISO country code of an actor or the place.")] = None,
+    place: Annotated[Optional[str], typer.Option(help="Place name.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD")] = None,
+    until: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD")] = None,
+    modality: Annotated[Optional[list[str]], typer.Option(help="asserted, reported, hedged, negated, …")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Name in the attribution chain.")] = None,
+    text: Annotated[Optional[str], typer.Option(help="Full-text search in the documents.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many events.")] = 100,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
+) -> None:
+    """List stored events, filtered."""
+    found = service.find_events(db, type=type, actor=actor, country=country, place=place, since=_date(since),
+                                until=_date(until), modality=modality, source=source, text=text, limit=limit)
+    if fmt == "table":
+        console.print(events_table(found))
+    elif fmt == "json":
+        sys.stdout.write(json.dumps([json.loads(e.model_dump_json()) for e in found], indent=2) + "\n")
+    else:
+        for e in found:
+            sys.stdout.write(e.model_dump_json() + "\n")
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not a date: {value!r} (expected YYYY-MM-DD)") from None
+
+
+@app.command()
+def show(event_id: Annotated[str, typer.Argument(help="Event id (or a unique prefix).")], db: DbOption = None) -> None:
+    """Show one event: the sentence with its evidence highlighted, the chain and the modality."""
+    found = service.get_event(db, event_id)
+    if found is None:
+        err_console.print(f"no event {event_id!r}")
+        raise typer.Exit(1)
+    event, document = found
+    console.print(f"[bold]{event.type}[/bold]{'/' + event.mode if event.mode else ''}  "
+                  f"modality [bold]{event.modality}[/bold]  confidence {event.confidence:.2f}  id {event.id}")
+    console.print(highlight_evidence(event, document.text if document else None))
+    console.print(f"source: {_actor(event.source_actor) or '—'}   target: {_actor(event.target_actor) or '—'}")
+    if event.place:
+        p = event.place
+        console.print(f"place: {p.name}, {p.admin1 or ''} {p.country} ({p.lat}, {p.lon}) geonames:{p.geonameid}")
+    w = event.when
+    console.print(f"when: {w.start or 'undated'}{'…' + str(w.end) if w.end and w.end != w.start else ''} "
+                  f"({w.granularity}, anchored to {w.anchor})")
+    console.print("said by: " + (" → ".join(_link(s) for s in event.attribution) or "the outlet itself"))
+    if document:
+        console.print(f"document: {document.title or document.path or document.id} ({document.published or 'undated'})")
+
+
+_EVIDENCE_STYLE = {"trigger": "bold reverse", "source": "bold green", "target": "bold red", "place": "bold blue",
+                   "time": "bold magenta", "modality": "bold yellow"}
+
+
+def highlight_evidence(event: Event, text: str | None) -> Text:
+    """The event's sentence with each evidence span styled by its field."""
+    sentence = event.evidence["sentence"]
+    out = Text(sentence.text)
+    for field, span in event.evidence.items():
+        style = _EVIDENCE_STYLE.get(field.split(".")[0], "underline" if field.startswith("attribution") else "")
+        if field == "sentence" or not style:
+            continue
+        start, end = span.start - sentence.start, span.end - sentence.start
+        if 0 <= start < end <= len(sentence.text):
+            out.stylize(style, start, end)
+    return out
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Output file, or - for stdout (not for parquet).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl, json, parquet, geojson")] = "jsonl",
+    db: DbOption = None,
+) -> None:
+    """Export stored events."""
+    count = service.export(db, fmt, out)
+    err_console.print(f"exported {count} event(s) as {fmt} to {out}")
+
+
+@app.command()
+def errors(db: DbOption = None, limit: int = 50) -> None:
+    """List documents that could not be analysed."""
+    table = Table("when", "document", "code", "message")
+    for row in service.list_errors(db, limit):
+        table.add_row(str(row.get("created_at", "")), str(row.get("ref", "")), str(row.get("code", "")),
+                      str(row.get("message", "")))
+    console.print(table)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from tidings import __version__
+
+    console.print(f"tidings {__version__}")
+
+
+_register_subapps()
+
+
+def main() -> None:  # console script entry point
+    app()

@@ -1,0 +1,435 @@
+"""Events: trigger words → PLOVER type and mode, roles from the dependency parse, then place, time,
+modality and attribution, each with its evidence span.
+
+Triggers are data (``data/verbs.jsonl``); this module holds the mechanism only:
+
+* a trigger is a verb or noun whose lemma has a pattern whose constraints (particle, object,
+  preposition) hold;
+* the source is the subject (active), the ``by``-agent (passive), or for a noun the ``by``-phrase,
+  the possessor, a nationality adjective, or the subject of the verb that governs it ("Iran has begun
+  *the evacuation*"); the target is the object or a prepositional object;
+* a retreating party that is only the theme ("commanders were evacuated") is the source;
+* coordinated places or targets ("captured Homs and Deir ez-Zor") give one event each;
+* the place comes from the trigger's own phrase first, then the sentence; the date from the
+  trigger's own time expression, then the sentence's, else the event is undated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from spacy.tokens import Token
+from spacy.tokens import Span as SpacySpan
+
+from tidings.attribution import Attribution, Cues, chain_for, merge_chains
+from tidings.mentions import DocContext, TimeMention, token_span
+from tidings.modality import modality_of, tense_of
+from tidings.records import Actor, Event, Place, Source, Span, When
+from tidings.settings import DATA_DIR
+
+__all__ = ["Trigger", "TriggerTable", "code_sentence"]
+
+# Prepositions that locate an event, best first.
+_LOCATIVE = ("in", "at", "near", "outside", "inside", "around", "across", "into", "on", "from", "to", "towards",
+             "toward", "over", "throughout", "within", "through")
+_TARGET_PREPS = ("against", "on", "to", "with", "from", "at", "for", "toward", "towards", "over")
+_THEME_TYPES = {"RETREAT", "MOBILIZE"}          # types whose moved party is the actor when no agent is named
+_LIGHT_NOUN_GOVERNORS_DEPS = ("dobj", "nsubjpass", "pobj", "attr", "conj")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One row of ``verbs.jsonl``."""
+
+    lemma: str
+    pos: str
+    type: str
+    mode: str | None
+    cameo: str | None
+    particle: str | None
+    object: frozenset[str] | None
+    not_object: frozenset[str]
+    prep: str | None
+    weight: float
+
+
+class TriggerTable:
+    """Trigger patterns indexed by (lemma, pos); the most constrained pattern is tried first."""
+
+    def __init__(self, rows: list[Trigger]):
+        index: dict[tuple[str, str], list[Trigger]] = defaultdict(list)
+        for row in rows:
+            index[(row.lemma, row.pos)].append(row)
+        for patterns in index.values():
+            patterns.sort(key=lambda t: (t.object is None, t.particle is None, t.prep is None, -t.weight))
+        self._index = dict(index)
+        self.lemmas = frozenset(lemma for lemma, _ in self._index)
+
+    @classmethod
+    @lru_cache(maxsize=4)
+    def load(cls, data_dir: Path = DATA_DIR) -> TriggerTable:
+        rows = []
+        with (data_dir / "verbs.jsonl").open(encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip() or line.lstrip().startswith("//"):
+                    continue
+                r = json.loads(line)
+                rows.append(Trigger(
+                    lemma=r["lemma"].lower(), pos=r.get("pos", "VERB").upper(), type=r["type"], mode=r.get("mode"),
+                    cameo=r.get("cameo"), particle=(r.get("particle") or None),
+                    object=frozenset(o.lower() for o in r["object"]) if r.get("object") else None,
+                    not_object=frozenset(o.lower() for o in (r.get("not_object") or [])),
+                    prep=(r.get("prep") or None), weight=float(r.get("weight", 1.0)),
+                ))
+        return cls(rows)
+
+    def match(self, token: Token) -> Trigger | None:
+        """The pattern that fires on ``token``, or None."""
+        pos = "VERB" if token.pos_ in ("VERB", "AUX") else "NOUN" if token.pos_ in ("NOUN", "PROPN") else None
+        if pos is None:
+            return None
+        patterns = self._index.get((token.lemma_.lower(), pos))
+        if not patterns and pos == "NOUN":
+            patterns = self._index.get((token.lower_, pos))
+        if not patterns:
+            return None
+        objects = {o.lemma_.lower() for o in _objects(token)}
+        particles = {c.lower_ for c in token.children if c.dep_ == "prt"}
+        preps = {c.lower_ for c in token.children if c.dep_ in ("prep", "agent", "dative")}
+        for pattern in patterns:
+            if pattern.particle and pattern.particle not in particles:
+                continue
+            if pattern.prep and pattern.prep not in preps:
+                continue
+            if pattern.object is not None and not (objects & pattern.object):
+                continue
+            if objects & pattern.not_object:
+                continue
+            return pattern
+        return None
+
+
+def _objects(token: Token) -> list[Token]:
+    """Direct objects, or for a noun its ``of``-object; passive subjects count as objects."""
+    found = [c for c in token.children if c.dep_ in ("dobj", "nsubjpass", "attr", "oprd")]
+    if token.pos_ in ("NOUN", "PROPN"):
+        found += [g for c in token.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children
+                  if g.dep_ == "pobj"]
+    return found
+
+
+def _pobjs(token: Token, preps: tuple[str, ...]) -> Iterator[tuple[str, Token]]:
+    for child in token.children:
+        if child.dep_ in ("prep", "agent", "dative") and child.lower_ in preps:
+            for grand in child.children:
+                if grand.dep_ == "pobj":
+                    yield child.lower_, grand
+
+
+def _with_conjuncts(token: Token) -> list[Token]:
+    out = [token]
+    stack = [c for c in token.children if c.dep_ == "conj"]
+    while stack:
+        t = stack.pop(0)
+        out.append(t)
+        stack.extend(c for c in t.children if c.dep_ == "conj")
+    return out
+
+
+# --- roles --------------------------------------------------------------------------------------
+
+@dataclass
+class _Roles:
+    source: Actor | None = None
+    target_tokens: list[Token] | None = None
+    theme: Token | None = None
+
+
+def _subject(token: Token, cues: Cues) -> Token | None:
+    """The subject of ``token``'s clause, climbing through aspectual/control verbs ("began leaving",
+    "managed to take") and coordinated verbs that share it."""
+    current = token
+    for _ in range(5):
+        subj = next((c for c in current.children if c.dep_ == "nsubj"), None)
+        if subj is not None:
+            return subj
+        if current.dep_ in ("xcomp", "conj") and current.head.pos_ in ("VERB", "AUX"):
+            current = current.head
+            continue
+        if current.dep_ == "advcl" and not any(c.dep_ == "mark" for c in current.children) and current.tag_ == "VB":
+            current = current.head  # "deployed fighters to protect X": the deployer protects
+            continue
+        if current.dep_ == "relcl":
+            return current.head
+        return None
+    return None
+
+
+def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _Roles:
+    roles = _Roles()
+    passive = any(c.dep_ in ("auxpass", "nsubjpass") for c in trigger.children)
+    if passive:
+        agent = next((p for _, p in _pobjs(trigger, ("by",))), None)
+        if agent is not None:
+            roles.source = ctx.actor_at(agent)
+        patient = next((c for c in trigger.children if c.dep_ == "nsubjpass"), None)
+        if patient is not None:
+            if roles.source is None and rule.type in _THEME_TYPES:
+                roles.source = ctx.actor_at(patient)
+            else:
+                roles.target_tokens = _with_conjuncts(patient)
+    else:
+        subj = _subject(trigger, cues)
+        if subj is not None:
+            roles.source = ctx.actor_at(subj)
+        obj = next((c for c in trigger.children if c.dep_ in ("dobj",)), None)
+        if obj is not None and rule.object is not None and obj.lemma_.lower() in rule.object:
+            # Light verb + noun ("take control of X", "launch an attack on X"): the target hangs off the noun.
+            inner = next((p for _, p in _pobjs(obj, ("of", "on", "against", "over", "with"))), None)
+            obj = inner
+        if obj is not None:
+            roles.target_tokens = _with_conjuncts(obj)
+        else:
+            roles.target_tokens = _first_pobj(trigger)
+    return roles
+
+
+def _first_pobj(token: Token) -> list[Token] | None:
+    for _, pobj in _pobjs(token, _TARGET_PREPS):
+        return _with_conjuncts(pobj)
+    return None
+
+
+def _noun_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _Roles:
+    roles = _Roles()
+    by = next((p for _, p in _pobjs(trigger, ("by",))), None)
+    owner = next((c for c in trigger.children if c.dep_ == "poss"), None)
+    for candidate in (by, owner):
+        if candidate is not None and roles.source is None:
+            roles.source = ctx.actor_at(candidate)
+    if roles.source is None:
+        for child in trigger.children:
+            if child.dep_ in ("amod", "compound", "nmod") and (child.ent_type_ in ("NORP", "GPE", "ORG")):
+                roles.source = ctx.actor_at(child)
+                if roles.source is not None:
+                    break
+    if roles.source is None and trigger.dep_ in _LIGHT_NOUN_GOVERNORS_DEPS and trigger.head.pos_ in ("VERB", "AUX"):
+        subj = _subject(trigger.head, cues)
+        if subj is not None:
+            roles.source = ctx.actor_at(subj)
+    of = next((p for _, p in _pobjs(trigger, ("of",))), None)
+    if of is not None and rule.type in _THEME_TYPES:
+        theme = ctx.actor_at(of)
+        if roles.source is None:
+            roles.source = theme
+        roles.theme = of
+    elif of is not None:
+        roles.target_tokens = _with_conjuncts(of)
+    if roles.target_tokens is None:
+        roles.target_tokens = _first_pobj(trigger)
+    return roles
+
+
+# --- place and time -----------------------------------------------------------------------------
+
+def _own_places(trigger: Token, ctx: DocContext, skip: set[int]) -> list[tuple[Place, Token]]:
+    """Places in the trigger's own phrase: its locative prepositions, then those of its object/theme."""
+    heads = [trigger] + [c for c in trigger.children if c.dep_ in ("dobj", "nsubjpass", "pobj")]
+    heads += [g for c in trigger.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
+    for prep in _LOCATIVE:
+        for head in heads:
+            for _, pobj in _pobjs(head, (prep,)):
+                found = [(p, t) for t in _with_conjuncts(pobj) if t.i not in skip and (p := _place_in(t, ctx))]
+                if found:
+                    return found
+    return []
+
+
+def _place_in(token: Token, ctx: DocContext) -> Place | None:
+    """The place a token names, also through "the port of Latakia" / "cities like Aleppo"."""
+    place = ctx.place_at(token)
+    if place is not None:
+        return place
+    for _, pobj in _pobjs(token, ("of", "like", "including")):
+        place = ctx.place_at(pobj)
+        if place is not None:
+            return place
+    return None
+
+
+def _sentence_place(sentence: SpacySpan, trigger: Token, ctx: DocContext) -> tuple[Place, Token] | None:
+    """Nearest place in the sentence (cities before countries), for events whose own phrase names none."""
+    best: tuple[int, Place, Token] | None = None
+    for token in sentence:
+        if token.ent_iob_ != "B":
+            continue
+        place = ctx.place_at(token)
+        if place is None:
+            continue
+        rank = abs(token.i - trigger.i) + (50 if place.feature == "country" else 0)
+        if best is None or rank < best[0]:
+            best = (rank, place, token)
+    return (best[1], best[2]) if best else None
+
+
+def _event_time(trigger: Token, sentence: SpacySpan, ctx: DocContext, tense: str | None) -> When:
+    mentions = ctx.times.get(sentence.start, [])
+    dated = [m for m in mentions if m.kind != "duration"]
+    if not dated:
+        return When()
+    own = _own_subtree_chars(trigger)
+    mine = [m for m in dated if any(s <= m.start < e for s, e in own)]
+    pick: TimeMention | None = None
+    if mine:
+        pick = min(mine, key=lambda m: abs(m.start - trigger.idx))
+    else:
+        pick = min(dated, key=lambda m: abs(m.start - trigger.idx))
+    return ctx.resolve_time(pick, tense) or When()
+
+
+def _own_subtree_chars(trigger: Token) -> list[tuple[int, int]]:
+    """Char ranges of the trigger's own clause: its subtree minus embedded clauses of other events."""
+    blocked: set[int] = set()
+    for child in trigger.children:
+        if child.dep_ in ("ccomp", "relcl") or (child.dep_ == "advcl" and any(c.dep_ == "mark" for c in child.children)):
+            blocked |= {t.i for t in child.subtree}
+    head = trigger
+    # Aspectual/control governors share the trigger's adjuncts ("began leaving Syria on Friday").
+    while head.dep_ in ("xcomp",) and head.head is not head:
+        head = head.head
+    tokens = [t for t in head.subtree if t.i not in blocked]
+    return [(t.idx, t.idx + len(t)) for t in tokens]
+
+
+# --- assembling events --------------------------------------------------------------------------
+
+def code_sentence(
+    sentence: SpacySpan,
+    number: int,
+    ctx: DocContext,
+    triggers: TriggerTable,
+    cues: Cues,
+    attributions: list[Attribution],
+    doc_chain: list[Source],
+    coder: str,
+    doc_id: str,
+) -> list[Event]:
+    """All events of one sentence."""
+    events: list[Event] = []
+    consumed: set[int] = set()
+    for token in sentence:
+        if token.i in consumed or token.dep_ == "compound":
+            continue
+        rule = triggers.match(token)
+        if rule is None:
+            continue
+        if rule.object is not None:
+            consumed |= {o.i for o in _objects(token)}
+        events.extend(_events_for(token, rule, sentence, number, ctx, cues, attributions, doc_chain, coder, doc_id))
+    return events
+
+
+def _events_for(
+    trigger: Token, rule: Trigger, sentence: SpacySpan, number: int, ctx: DocContext, cues: Cues,
+    attributions: list[Attribution], doc_chain: list[Source], coder: str, doc_id: str,
+) -> list[Event]:
+    is_noun = trigger.pos_ in ("NOUN", "PROPN")
+    roles = (_noun_roles if is_noun else _verb_roles)(trigger, ctx, cues, rule)
+    # Targets: actors stay targets; places among them become the event's place.
+    targets: list[tuple[Actor | None, Place | None, Token | None]] = []
+    used: set[int] = set()
+    for tok in roles.target_tokens or []:
+        place = _place_in(tok, ctx)
+        actor = ctx.actor_at(tok)
+        if place is not None and place.feature != "country":
+            country = _country_actor(place)
+            targets.append((country, place, tok))
+        elif actor is not None:
+            targets.append((actor, place, tok))
+        used.add(tok.i)
+    if not targets:
+        targets = [(None, None, None)]
+    own = _own_places(trigger, ctx, skip=set())
+    if roles.source is None and all(t[0] is None for t in targets):
+        return []  # no one did anything to anyone: not codable
+    tense = tense_of(trigger, cues)
+    when = _event_time(trigger, sentence, ctx, tense)
+    sentence_chain = chain_for(trigger.i, attributions)
+    chain = merge_chains(doc_chain, sentence_chain)
+    reported = bool(sentence_chain) or any(link.kind not in ("outlet", "agency") for link in chain) or len(chain) > 1
+    modality, modal_cue = modality_of(trigger, cues, when=when, published=ctx.published, reported=reported)
+    # One event per coordinated place, when the target itself was a list of places ("captured Homs and Deir ez-Zor").
+    expanded: list[tuple[Actor | None, Place | None, Token | None]] = []
+    for actor, place, tok in targets:
+        if place is None and own:
+            for own_place, own_tok in own:
+                expanded.append((actor, own_place, own_tok))
+        else:
+            expanded.append((actor, place, tok))
+    if all(p is None for _, p, _ in expanded):
+        fallback = _sentence_place(sentence, trigger, ctx)
+        if fallback is not None:
+            expanded = [(a, fallback[0], fallback[1]) for a, _, _ in expanded]
+    events = []
+    doc = trigger.doc
+    for actor, place, place_tok in expanded:
+        source = roles.source
+        target = actor
+        if source is not None and target is not None and source.code == target.code and source.name == target.name:
+            target = None
+        evidence: dict[str, Span] = {
+            "trigger": token_span(doc, trigger.i, trigger.i + 1),
+            "sentence": Span(start=sentence.start_char, end=sentence.end_char, text=sentence.text),
+        }
+        if source is not None and source.span is not None:
+            evidence["source"] = source.span
+        if target is not None and target.span is not None:
+            evidence["target"] = target.span
+        if place is not None and place.span is not None:
+            evidence["place"] = place.span
+        if when.span is not None:
+            evidence["time"] = when.span
+        if modal_cue is not None:
+            evidence["modality"] = token_span(doc, modal_cue.i, modal_cue.i + 1)
+        for position, link in enumerate(sentence_chain):
+            if link.span is not None:
+                evidence[f"attribution.{position}"] = link.span
+        confidence = _confidence(rule, source, target, place, when, chain)
+        events.append(Event(
+            id=_event_id(doc_id, trigger.idx, rule.type, place, target),
+            doc_id=doc_id, type=rule.type, mode=rule.mode, cameo=rule.cameo,
+            source_actor=source, target_actor=target, place=place, when=when, modality=modality,
+            attribution=chain, confidence=confidence, evidence=evidence, sentence=number, coder=coder,
+        ))
+    return events
+
+
+def _country_actor(place: Place) -> Actor | None:
+    """A captured or attacked town's country stands for the party that held it (CAMEO convention)."""
+    if not place.country3:
+        return None
+    return Actor(code=place.country3, name=place.country3, country=place.country3, kind="state", span=place.span)
+
+
+def _confidence(rule: Trigger, source: Actor | None, target: Actor | None, place: Place | None, when: When,
+                chain: list[Source]) -> float:
+    """A coding confidence in [0, 1]: the trigger's reliability, raised by each role that was found."""
+    score = 0.45 * rule.weight
+    score += 0.2 if source is not None and source.known else 0.1 if source is not None else 0.0
+    score += 0.1 if target is not None else 0.0
+    score += 0.1 if place is not None else 0.0
+    score += 0.1 if when.start is not None else 0.0
+    if chain and all(link.anonymous for link in chain[-1:]):
+        score -= 0.05
+    return round(max(0.05, min(1.0, score + 0.05)), 2)
+
+
+def _event_id(doc_id: str, char: int, type_: str, place: Place | None, target: Actor | None) -> str:
+    key = f"{doc_id}:{char}:{type_}:{place.geonameid if place else ''}:{target.code if target else ''}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16]

@@ -1,0 +1,25 @@
+"""Readers that turn files, directories, stdin, HTML and JSONL into :class:`~tidings.records.Document`.
+
+Every reader yields either a ``Document`` or an :class:`InputFailure` — bad input never stops a batch,
+it becomes a failure record that the caller stores and reports.
+"""
+
+from tidings.ingest.readers import (
+    MAX_BYTES,
+    InputFailure,
+    InputItem,
+    read_html,
+    read_inputs,
+    read_jsonl,
+    read_text,
+)
+
+__all__ = [
+    "MAX_BYTES",
+    "InputFailure",
+    "InputItem",
+    "read_html",
+    "read_inputs",
+    "read_jsonl",
+    "read_text",
+]

@@ -1,0 +1,244 @@
+"""Mentions: the actors, places and times a document names, resolved once per document.
+
+The event coder asks this stage "who is this noun phrase?", "where is this?", "when is this?";
+answers are cached per token so that a name used by several events is resolved once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc, Token
+from spacy.tokens import Span as SpacySpan
+
+from tidings import when as time_rules
+from tidings.actors import ActorDictionary
+from tidings.places import Gazetteer
+from tidings.records import Actor, Mention, Place, Span, When
+
+__all__ = ["DocContext", "TimeMention", "token_span"]
+
+PLACE_LABELS = {"GPE", "LOC", "FAC"}
+ACTOR_LABELS = {"PERSON", "ORG", "NORP", "GPE"}
+_PARTITIVE = {"some", "part", "one", "many", "most", "all", "several", "few", "none", "each", "both", "dozens",
+              "hundreds", "thousands", "members", "units", "elements", "remnants"}
+_PRONOUNS = {"they", "them", "it", "he", "she", "him", "her", "its", "their", "his", "we", "who", "which"}
+
+
+def token_span(doc: Doc, start: int, end: int) -> Span:
+    """Record span for tokens ``[start, end)`` of ``doc``."""
+    s = doc[start:end]
+    return Span(start=s.start_char, end=s.end_char, text=s.text)
+
+
+@dataclass(frozen=True)
+class TimeMention:
+    start: int            # char offsets
+    end: int
+    text: str
+    kind: str
+    when: When | None
+
+
+@dataclass
+class DocContext:
+    """Everything the event coder needs to know about one document's names."""
+
+    doc: Doc
+    published: dt.date | None
+    anchor_kind: str
+    actors: ActorDictionary
+    gazetteer: Gazetteer
+    countries: Counter[str] = field(default_factory=Counter)   # ISO2 weights of places mentioned
+    main_country3: str | None = None
+    places: dict[int, Place] = field(default_factory=dict)     # ent start token → place
+    times: dict[int, list[TimeMention]] = field(default_factory=dict)  # sentence start token → times
+    mentions: list[Mention] = field(default_factory=list)
+    _actor_cache: dict[int, Actor | None] = field(default_factory=dict)
+    _last_subject: list[tuple[int, Actor]] = field(default_factory=list)
+
+    # --- building -------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, doc: Doc, published: dt.date | None, anchor_kind: str,
+              actors: ActorDictionary, gazetteer: Gazetteer) -> DocContext:
+        ctx = cls(doc, published, anchor_kind, actors, gazetteer)
+        ctx._collect_places()
+        ctx._collect_times()
+        return ctx
+
+    def _collect_places(self) -> None:
+        doc = self.doc
+        candidates: list[SpacySpan] = [e for e in doc.ents if e.label_ in PLACE_LABELS]
+        # First pass without context: learn which countries the document is about.
+        for ent in candidates:
+            place = self.gazetteer.resolve(_clean(ent.text))
+            if place is not None and place.country:
+                weight = 3.0 if place.feature == "country" else 1.0
+                self.countries[place.country] += weight
+        for ent in candidates:
+            place = self.gazetteer.resolve(_clean(ent.text), context=dict(self.countries))
+            if place is None:
+                continue
+            place = place.model_copy(update={"span": Span(start=ent.start_char, end=ent.end_char, text=ent.text)})
+            self.places[ent.start] = place
+            self.mentions.append(Mention(
+                kind="place", span=place.span, label=ent.label_,  # type: ignore[arg-type]
+                value={"geonameid": place.geonameid, "name": place.name, "country": place.country,
+                       "lat": place.lat, "lon": place.lon, "feature": place.feature},
+                sentence=_sentence_index(doc, ent.start),
+            ))
+        if self.countries:
+            top = self.countries.most_common(1)[0][0]
+            country = self.gazetteer.country(top)
+            self.main_country3 = country.country3 if country else None
+
+    def _collect_times(self) -> None:
+        doc = self.doc
+        for number, sent in enumerate(doc.sents):
+            found: dict[tuple[int, int], TimeMention] = {}
+            for start, end, kind in time_rules.find_times(sent.text, offset=sent.start_char):
+                found[(start, end)] = self._time(start, end, kind)
+            for ent in sent.ents:
+                if ent.label_ in ("DATE", "TIME") and not any(
+                    s <= ent.start_char < e or ent.start_char <= s < ent.end_char for s, e in found
+                ):
+                    found[(ent.start_char, ent.end_char)] = self._time(ent.start_char, ent.end_char, ent.label_.lower())
+            mentions = sorted(found.values(), key=lambda m: m.start)
+            self.times[sent.start] = mentions
+            for m in mentions:
+                if m.when is not None:
+                    self.mentions.append(Mention(
+                        kind="time", span=Span(start=m.start, end=m.end, text=m.text), label=m.kind,
+                        value={"start": _iso(m.when.start), "end": _iso(m.when.end),
+                               "granularity": m.when.granularity},
+                        sentence=number,
+                    ))
+
+    def _time(self, start: int, end: int, kind: str, tense: str | None = None) -> TimeMention:
+        text = self.doc.text[start:end]
+        when = None
+        if kind != "duration":
+            when = time_rules.resolve(text, self.published, anchor_kind=self.anchor_kind, tense=tense)
+            if when is not None:
+                when = when.model_copy(update={"span": Span(start=start, end=end, text=text)})
+        return TimeMention(start, end, text, kind, when)
+
+    def resolve_time(self, mention: TimeMention, tense: str | None) -> When | None:
+        """Re-resolve a time with the event's tense ("will meet on Monday" looks forward)."""
+        if tense != "future" or mention.when is None:
+            return mention.when
+        return self._time(mention.start, mention.end, mention.kind, tense).when
+
+    # --- lookups --------------------------------------------------------------------------------
+    def place_at(self, token: Token) -> Place | None:
+        """The place whose entity covers ``token``, if any."""
+        if token.ent_iob_ == "" or token.ent_type_ not in PLACE_LABELS:
+            return None
+        start = token.i
+        while start > 0 and token.doc[start].ent_iob_ == "I":
+            start -= 1
+        return self.places.get(start)
+
+    def actor_at(self, token: Token) -> Actor | None:
+        """The actor a noun phrase headed by ``token`` denotes (cached per token)."""
+        if token.i not in self._actor_cache:
+            self._actor_cache[token.i] = self._resolve_actor(token)
+        return self._actor_cache[token.i]
+
+    def _resolve_actor(self, token: Token) -> Actor | None:
+        if token.lower_ in _PRONOUNS and token.pos_ == "PRON":
+            return self._antecedent(token)
+        if token.lower_ in _PARTITIVE:
+            of = next((g for c in token.children if c.lower_ == "of" for g in c.children if g.dep_ == "pobj"), None)
+            if of is not None:
+                return self.actor_at(of)
+        phrase = _noun_phrase(token)
+        actor = self.actors.resolve(phrase.text, context_country=self.main_country3)
+        if actor is None and token.ent_type_ in ACTOR_LABELS and token.ent_type_ != "GPE":
+            ent = _entity_of(token)
+            if ent is not None:
+                actor = self.actors.unknown(ent.text, label=ent.label_, context_country=self.main_country3)
+                phrase = ent
+        if actor is None:
+            place = self.place_at(token)
+            if place is not None and place.feature == "country" and place.country3:
+                actor = Actor(code=place.country3, name=place.name, country=place.country3, kind="state")
+        if actor is None:
+            return None
+        return actor.model_copy(update={"span": Span(start=phrase.start_char, end=phrase.end_char, text=phrase.text)})
+
+    def _antecedent(self, token: Token) -> Actor | None:
+        """A light coreference rule: the subject of an earlier sentence, or the relative clause's noun."""
+        if token.lower_ in ("who", "which"):
+            head = token.head.head if token.head.dep_ == "relcl" else None
+            # The parser may attach "who" to a place inside the noun phrase ("rebels in Syria, who …").
+            while head is not None and head.ent_type_ in PLACE_LABELS and head.dep_ == "pobj":
+                head = head.head.head
+            return self.actor_at(head) if head is not None else None
+        sent_start = token.sent.start
+        for start, actor in reversed(self._last_subject):
+            if start < sent_start:
+                return actor
+        return None
+
+    def note_subject(self, sentence: SpacySpan) -> None:
+        """Remember a sentence's subject actor for pronouns in later sentences."""
+        root = sentence.root
+        subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subj is not None and not (subj.pos_ == "PRON"):
+            actor = self.actor_at(subj)
+            if actor is not None:
+                self._last_subject.append((sentence.start, actor))
+
+    def record_actor(self, actor: Actor, label: str, sentence: int) -> None:
+        if actor.span is not None:
+            self.mentions.append(Mention(
+                kind="actor", span=actor.span, label=label, sentence=sentence,
+                value={"code": actor.code, "name": actor.name, "country": actor.country, "known": actor.known},
+            ))
+
+
+def _entity_of(token: Token) -> SpacySpan | None:
+    for ent in token.doc.ents:
+        if ent.start <= token.i < ent.end:
+            return ent
+    return None
+
+
+_NP_DROP = {"relcl", "acl", "punct", "advcl", "cc", "conj", "appos", "prep"}
+
+
+def _noun_phrase(token: Token) -> SpacySpan:
+    """The noun phrase headed by ``token`` (no relative clauses, conjuncts or trailing prepositions),
+    keeping a possessor's phrase ("Assad's government") and "of"-phrases of titles ("Ministry of Defense")."""
+    doc = token.doc
+    idx = {token.i}
+    stack = [c for c in token.children if c.dep_ not in _NP_DROP or (c.dep_ == "prep" and c.lower_ == "of"
+                                                                      and token.ent_type_ in ACTOR_LABELS)]
+    while stack:
+        child = stack.pop()
+        idx.add(child.i)
+        stack.extend(c for c in child.children if c.dep_ not in ("relcl", "acl", "punct", "conj", "cc"))
+    start, end = min(idx), max(idx) + 1
+    while end - 1 > start and (doc[end - 1].is_punct or doc[end - 1].is_space):
+        end -= 1
+    while start < end - 1 and (doc[start].is_punct or doc[start].is_space):
+        start += 1
+    return doc[start:end]
+
+
+def _clean(text: str) -> str:
+    return text.strip().strip("\"'“”‘’").removeprefix("the ").removeprefix("The ")
+
+
+def _sentence_index(doc: Doc, token_index: int) -> int:
+    for number, sent in enumerate(doc.sents):
+        if sent.start <= token_index < sent.end:
+            return number
+    return 0
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,147 @@
+"""How sure, and whether it is news: negated, future, hedged, historical, reported or asserted.
+
+The cues come from ``data/cues.json``. They are looked for on the trigger and on the verbs that
+govern it up to the nearest reporting verb ("officials said Iran *may withdraw*" is hedged;
+"officials *may* say Iran withdrew" is not about the withdrawal). Background history — present
+perfect with "long", "throughout the war", "during the height of the civil war", "previously" — is
+``historical``: an analyst must never read it as today's news.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from spacy.tokens import Token
+
+from tidings.attribution import Cues
+from tidings.records import Modality, When
+
+__all__ = ["governors", "modality_of", "tense_of"]
+
+# Dependencies along which a verb's modality reaches the verb it governs.
+_CHAIN_DEPS = {"xcomp", "ccomp", "advcl", "conj", "dobj", "pobj", "prep", "acl", "pcomp", "nsubj"}
+#: Cues found above the trigger do not make an event historical when its own date is this recent.
+RECENT = dt.timedelta(days=31)
+#: An event dated this long before publication is background, whatever the grammar says.
+HISTORICAL_AGE = dt.timedelta(days=365)
+
+
+def governors(trigger: Token, cues: Cues) -> Iterator[Token]:
+    """The trigger, then each head above it, stopping at a reporting verb or the sentence root."""
+    token = trigger
+    seen = 0
+    while seen < 8:
+        yield token
+        if token.dep_ == "ROOT" or token.head is token:
+            return
+        if token.dep_ not in _CHAIN_DEPS:
+            return
+        if token.dep_ == "advcl" and any(c.dep_ == "mark" for c in token.children):
+            return  # "… after rebels captured Homs": a subordinate clause is an event of its own
+        if token.dep_ == "conj" and any(c.dep_ in ("nsubj", "nsubjpass") for c in token.children):
+            return  # a coordinated clause with its own subject keeps its own modality
+        head = token.head
+        if head.lemma_.lower() in cues.reporting_verbs and head.pos_ in ("VERB", "AUX"):
+            return
+        token = head
+        seen += 1
+
+
+def tense_of(trigger: Token, cues: Cues) -> str | None:
+    """"future", "past", "present" or None, from the auxiliaries of the trigger's clause."""
+    for token in governors(trigger, cues):
+        if token.pos_ not in ("VERB", "AUX"):
+            continue
+        auxes = [c for c in token.children if c.dep_ in ("aux", "auxpass")]
+        lowers = {a.lower_ for a in auxes}
+        if lowers & cues.future_words or token.lemma_.lower() in cues.future_verbs:
+            return "future"
+        if token.tag_ in ("VBD", "VBN") or lowers & {"did", "was", "were", "had", "has", "have"}:
+            return "past"
+        if token.tag_ in ("VBZ", "VBP", "VBG"):
+            return "present"
+    return None
+
+
+def modality_of(
+    trigger: Token,
+    cues: Cues,
+    *,
+    when: When | None,
+    published: dt.date | None,
+    reported: bool,
+) -> tuple[Modality, Token | None]:
+    """The modality of the event at ``trigger`` and the token that decided it (for evidence)."""
+    chain = list(governors(trigger, cues))
+    recent = (
+        when is not None and published is not None and when.start is not None
+        and published - RECENT <= when.start <= published + RECENT
+    )
+    for check in (_negated, _historical, _future, _hedged):
+        modality, cue = check(chain, cues)
+        if modality is None:
+            continue
+        if modality == "historical" and recent and cue is not None and cue.head is not trigger:
+            continue
+        return modality, cue
+    if when is not None and published is not None and when.end is not None and when.end < published - HISTORICAL_AGE:
+        return "historical", None
+    return ("reported" if reported else "asserted"), None
+
+
+def _negated(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | None]:
+    for token in chain:
+        for child in token.children:
+            if child.dep_ == "neg" or (child.dep_ in ("advmod", "det") and child.lower_ in cues.negation_words):
+                return "negated", child
+        if token is not chain[0] and token.lemma_.lower() in cues.negating_verbs:
+            return "negated", token
+        if token.lemma_.lower() in cues.negating_nouns:
+            return "negated", token
+    return None, None
+
+
+def _future(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | None]:
+    for token in chain:
+        for child in token.children:
+            if child.dep_ in ("aux", "auxpass") and child.lower_ in cues.future_words:
+                return "future", child
+        if token is not chain[0] and token.lemma_.lower() in cues.future_verbs:
+            return "future", token
+    return None, None
+
+
+def _hedged(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | None]:
+    for token in chain:
+        for child in token.children:
+            if child.dep_ in ("aux", "advmod") and child.lower_ in cues.hedge_words:
+                return "hedged", child
+        if token is not chain[0] and token.lemma_.lower() in cues.hedge_verbs:
+            return "hedged", token
+    return None, None
+
+
+def _historical(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | None]:
+    """Background: a historical adverb or phrase on the trigger's clause, or on a perfect-tense verb it is
+    coordinated with ("Iran has long sent advisors …, and Tehran has also supported …")."""
+    clause = list(chain)
+    for token in chain:
+        if token.dep_ == "conj" and _perfect(token):
+            clause.append(token.head)
+            clause.extend(c for c in token.head.children if c.dep_ == "conj" and c is not token)
+    for token in clause:
+        for child in token.children:
+            if child.dep_ == "advmod" and child.lower_ in cues.historical_adverbs:
+                if child.lower_ != "long" or _perfect(token):
+                    return "historical", child
+            if child.dep_ == "prep" and child.lower_ in cues.historical_preps:
+                if any(t.lemma_.lower() in cues.historical_nouns for t in child.subtree):
+                    return "historical", child
+        if any(c.lower_ == "used" and c.dep_ in ("aux", "advcl") for c in token.children):
+            return "historical", token
+    return None, None
+
+
+def _perfect(token: Token) -> bool:
+    return any(c.dep_ == "aux" and c.lemma_ == "have" for c in token.children) and token.tag_ == "VBN"

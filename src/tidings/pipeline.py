@@ -1,0 +1,182 @@
+"""The Engine: the one place that knows the order of the stages.
+
+``ingest → nlp (spaCy, batched) → mentions (actors, places, times) → attribution → events``.
+The model and the data tables are loaded once per process and shared by every call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from spacy.tokens import Doc
+
+from tidings import when as time_rules
+from tidings.actors import ActorDictionary
+from tidings.attribution import document_chain, find_attributions, load_cues
+from tidings.events import TriggerTable, code_sentence
+from tidings.ingest import InputFailure, read_text
+from tidings.mentions import DocContext
+from tidings.nlp import load_nlp
+from tidings.places import Gazetteer
+from tidings.records import Analysis, Document, Event, Source
+from tidings.settings import Settings
+
+__all__ = ["Engine", "StageTimer", "analyze", "default_engine"]
+
+
+class StageTimer:
+    """Accumulates wall time per stage, so benchmarks can show which stage is slowest."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+
+class Engine:
+    """Loads the model once and analyses documents, one at a time or in batches."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.timer = StageTimer()
+        with self.timer.stage("load"):
+            self.actors = ActorDictionary.load(self.settings.data_dir)
+            self.gazetteer = Gazetteer.open(self.settings.cache_dir)
+            self.cues = load_cues(self.settings.data_dir)
+            self.triggers = TriggerTable.load(self.settings.data_dir)
+            self.nlp = load_nlp(self.settings.model, self.settings.data_dir, self.settings.cache_dir)
+
+    # --- public ---------------------------------------------------------------------------------
+    def analyze(
+        self,
+        text: str | Document,
+        *,
+        published: str | dt.date | None = None,
+        outlet: str | None = None,
+        url: str | None = None,
+        title: str | None = None,
+    ) -> Analysis:
+        """Analyse one text (or Document). Raises ``InputError`` for input that cannot be analysed."""
+        if isinstance(text, Document):
+            document = text
+        else:
+            item = read_text(text, published=published, outlet=outlet, url=url, title=title)
+            if isinstance(item, InputFailure):
+                from tidings.errors import InputError
+
+                raise InputError(item.message, code=item.code)
+            document = item
+        return next(iter(self.analyze_many([document])))
+
+    def analyze_many(self, documents: Iterable[Document], *, batch_size: int | None = None,
+                     n_process: int | None = None) -> Iterator[Analysis]:
+        """Analyse documents in batches through ``nlp.pipe``; yields one Analysis per document, in order."""
+        docs_iter = iter(documents)
+        pending: list[Document] = []
+        size = batch_size or self.settings.batch_size
+        for document in docs_iter:
+            pending.append(document)
+            if len(pending) >= size:
+                yield from self._run_batch(pending, n_process or self.settings.n_process)
+                pending = []
+        if pending:
+            yield from self._run_batch(pending, n_process or self.settings.n_process)
+
+    # --- stages ---------------------------------------------------------------------------------
+    def _run_batch(self, batch: list[Document], n_process: int) -> Iterator[Analysis]:
+        with self.timer.stage("nlp"):
+            docs = list(self.nlp.pipe((d.text for d in batch), batch_size=len(batch), n_process=n_process))
+        for document, doc in zip(batch, docs, strict=True):
+            yield self._code(document, doc)
+
+    def _code(self, document: Document, doc: Doc) -> Analysis:
+        timer = self.timer
+        warnings: list[str] = []
+        with timer.stage("time"):
+            document, note = _with_publication_date(document)
+            if note:
+                warnings.append(note)
+            anchor_kind = "inferred" if document.published_inferred else "published"
+        with timer.stage("places"):
+            ctx = DocContext.build(doc, document.published, anchor_kind, self.actors, self.gazetteer)
+        with timer.stage("attribution"):
+            doc_chain = document_chain(doc, document, self.cues)
+        events: list[Event] = []
+        last_speaker: Source | None = None
+        for number, sentence in enumerate(doc.sents):
+            with timer.stage("attribution"):
+                attributions = find_attributions(sentence, self.cues, last_speaker)
+                named = [a.source for a in attributions if not a.source.anonymous]
+                if named:
+                    last_speaker = named[-1]
+            with timer.stage("events"):
+                events.extend(code_sentence(sentence, number, ctx, self.triggers, self.cues, attributions,
+                                            doc_chain, self.settings.coder, document.id))
+            with timer.stage("actors"):
+                ctx.note_subject(sentence)
+        with timer.stage("actors"):
+            for event in events:
+                for role, actor in (("source", event.source_actor), ("target", event.target_actor)):
+                    if actor is not None:
+                        ctx.record_actor(actor, role, event.sentence)
+        for link in doc_chain:
+            if link.span is not None:
+                from tidings.records import Mention
+
+                ctx.mentions.append(Mention(kind="source", span=link.span, label=link.kind,
+                                            value={"name": link.name, "anonymous": link.anonymous}))
+        if document.published is None:
+            warnings.append("no publication date: relative dates are left unresolved")
+        return Analysis(document=document, events=_dedupe(events), mentions=ctx.mentions,
+                        document_chain=doc_chain, warnings=warnings)
+
+
+def _with_publication_date(document: Document) -> tuple[Document, str | None]:
+    """Infer a missing publication date from the text, marking it inferred."""
+    if document.published is not None:
+        return document, None
+    date, reason = time_rules.infer_publication_date(document.text)
+    if date is None:
+        return document, None
+    return (document.model_copy(update={"published": date, "published_inferred": True}),
+            f"publication date inferred as {date.isoformat()}: {reason}")
+
+
+def _dedupe(events: list[Event]) -> list[Event]:
+    """Drop exact repeats (same id) that two triggers of one phrase can produce."""
+    seen: set[str] = set()
+    out = []
+    for event in events:
+        if event.id not in seen:
+            seen.add(event.id)
+            out.append(event)
+    return out
+
+
+@lru_cache(maxsize=1)
+def default_engine() -> Engine:
+    """The process-wide engine behind :func:`analyze` (created on first use)."""
+    return Engine()
+
+
+def analyze(
+    text: str | Document,
+    *,
+    published: str | dt.date | None = None,
+    outlet: str | None = None,
+    url: str | None = None,
+    title: str | None = None,
+) -> Analysis:
+    """Analyse one news text: ``tidings.analyze(text, published="2024-12-07")``."""
+    return default_engine().analyze(text, published=published, outlet=outlet, url=url, title=title)
