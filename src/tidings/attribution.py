@@ -53,6 +53,8 @@ class Cues:
     aspectual_verbs: frozenset[str]
     control_verbs: frozenset[str]
     social_media: tuple[str, ...]
+    conditional_markers: frozenset[str] = frozenset()
+    future_nouns: frozenset[str] = frozenset()
     extras: dict[str, object] = field(default_factory=dict)
 
     def outlet(self, text: str) -> tuple[str, str] | None:
@@ -106,6 +108,8 @@ def load_cues(data_dir: Path = DATA_DIR) -> Cues:
         aspectual_verbs=_words(data, "aspectual_verbs"),
         control_verbs=_words(data, "control_verbs"),
         social_media=tuple(sorted(_words(data, "social_media"))),
+        conditional_markers=frozenset(m for m in _words(data, "conditional") if " " not in m),
+        future_nouns=_words(data, "future_nouns"),
     )
 
 
@@ -147,6 +151,12 @@ def _phrase(token: Token) -> SpacySpan:
 
 def _describe(phrase: SpacySpan, sentence: SpacySpan, cues: Cues, verb: Token | None) -> Source:
     """Classify a speaker phrase into a Source (outlet, official, analyst, anonymous, …)."""
+    person = _person_in(phrase.root)
+    if person is not None and not (person.start >= phrase.start and person.end <= phrase.end):
+        # "the leader of the group X, Abu Mohammad al-Julani": the person is the speaker's name.
+        phrase = phrase.doc[min(phrase.start, person.start):max(phrase.end, person.end)]
+        if len(phrase) > 12:
+            phrase = person
     text = phrase.text
     known = _known_outlet(phrase, cues)
     span = Span(start=phrase.start_char, end=phrase.end_char, text=text)
@@ -175,6 +185,19 @@ def _describe(phrase: SpacySpan, sentence: SpacySpan, cues: Cues, verb: Token | 
     if anonymous:
         kind = "anonymous" if kind == "person" else kind
     return Source(name=text, kind=kind, anonymous=anonymous, span=span)  # type: ignore[arg-type]
+
+
+def _person_in(head: Token) -> SpacySpan | None:
+    """A PERSON entity in the speaker's appositions or ``of``-phrases."""
+    for token in head.subtree:
+        if token.ent_type_ == "PERSON" and token.ent_iob_ == "B" and token.dep_ in ("appos", "compound", "pobj",
+                                                                                     "nsubj", "ROOT"):
+            ent = next((e for e in token.doc.ents if e.start == token.i), None)
+            if ent is not None:
+                return ent
+        if token.dep_ == "appos" and token.ent_type_ == "PERSON":
+            return next((e for e in token.doc.ents if e.start <= token.i < e.end), None)
+    return None
 
 
 def _known_outlet(phrase: SpacySpan, cues: Cues) -> tuple[str, str] | None:

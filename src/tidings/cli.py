@@ -18,8 +18,9 @@ from tidings.records import Analysis, Event
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=(
     "tidings: news reports in, evidenced and attributed PLOVER events out — offline."))
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (files, CI logs) gets wide lines instead of rich's 80-column default.
+console = Console() if sys.stdout.isatty() else Console(width=200)
+err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default sqlite:///tidings.db).")]
 _FORMATS = ("table", "json", "jsonl")
@@ -91,7 +92,7 @@ def events_table(events: list[Event]) -> Table:
     """A readable table of events."""
     table = Table(show_lines=False, pad_edge=False)
     for column in ("id", "type", "source", "target", "place", "date", "modality", "said by", "conf"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("id", "type", "modality", "conf"))
     for e in events:
         style = _MODALITY_STYLE.get(e.modality, "")
         date = e.when.start.isoformat() if e.when.start else ("relative" if e.when.relative else "undated")

@@ -41,6 +41,10 @@ _LOCATIVE = ("in", "at", "near", "outside", "inside", "around", "across", "into"
 _TARGET_PREPS = ("against", "on", "to", "with", "from", "at", "for", "toward", "towards", "over")
 _THEME_TYPES = {"RETREAT", "MOBILIZE"}          # types whose moved party is the actor when no agent is named
 _LIGHT_NOUN_GOVERNORS_DEPS = ("dobj", "nsubjpass", "pobj", "attr", "conj")
+# An object constraint listing one of these nouns is also met by a named place ("left Syria", "took Kidal").
+_PLACE_NOUNS = frozenset({"city", "town", "village", "country", "area", "territory", "region", "capital", "province"})
+_PLACE_OBJECT = "@place"
+_PLACE_LABELS = ("GPE", "LOC", "FAC")
 
 
 @dataclass(frozen=True)
@@ -83,13 +87,13 @@ class TriggerTable:
                 rows.append(Trigger(
                     lemma=r["lemma"].lower(), pos=r.get("pos", "VERB").upper(), type=r["type"], mode=r.get("mode"),
                     cameo=r.get("cameo"), particle=(r.get("particle") or None),
-                    object=frozenset(o.lower() for o in r["object"]) if r.get("object") else None,
+                    object=_object_set(r.get("object")),
                     not_object=frozenset(o.lower() for o in (r.get("not_object") or [])),
                     prep=(r.get("prep") or None), weight=float(r.get("weight", 1.0)),
                 ))
         return cls(rows)
 
-    def match(self, token: Token) -> Trigger | None:
+    def match(self, token: Token) -> Trigger | None:  # noqa: C901 - one constraint per line
         """The pattern that fires on ``token``, or None."""
         pos = "VERB" if token.pos_ in ("VERB", "AUX") else "NOUN" if token.pos_ in ("NOUN", "PROPN") else None
         if pos is None:
@@ -99,7 +103,10 @@ class TriggerTable:
             patterns = self._index.get((token.lower_, pos))
         if not patterns:
             return None
-        objects = {o.lemma_.lower() for o in _objects(token)}
+        found = _objects(token)
+        objects = {o.lemma_.lower() for o in found}
+        if any(o.ent_type_ in _PLACE_LABELS for o in found):
+            objects.add(_PLACE_OBJECT)
         particles = {c.lower_ for c in token.children if c.dep_ == "prt"}
         preps = {c.lower_ for c in token.children if c.dep_ in ("prep", "agent", "dative")}
         for pattern in patterns:
@@ -113,6 +120,15 @@ class TriggerTable:
                 continue
             return pattern
         return None
+
+
+def _object_set(values: list[str] | None) -> frozenset[str] | None:
+    if not values:
+        return None
+    objects = {o.lower() for o in values}
+    if objects & _PLACE_NOUNS:
+        objects.add(_PLACE_OBJECT)
+    return frozenset(objects)
 
 
 def _objects(token: Token) -> list[Token]:
@@ -167,6 +183,14 @@ def _subject(token: Token, cues: Cues) -> Token | None:
             continue
         if current.dep_ == "relcl":
             return current.head
+        if current.dep_ == "pcomp" and current.head.dep_ == "prep":
+            # "… used Syria as a route for supplying weapons": climb to the clause's verb
+            up = current.head.head
+            while up.dep_ in ("pobj", "prep") and up.head is not up:
+                up = up.head
+            if up.pos_ in ("VERB", "AUX"):
+                current = up
+                continue
         return None
     return None
 
@@ -193,15 +217,20 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
             # Light verb + noun ("take control of X", "launch an attack on X"): the target hangs off the noun.
             inner = next((p for _, p in _pobjs(obj, ("of", "on", "against", "over", "with"))), None)
             obj = inner
+        if obj is not None and rule.type in _THEME_TYPES and obj.ent_type_ not in _PLACE_LABELS:
+            roles.theme = obj  # "evacuate its forces", "deployed fighters": the moved party, not a target
+            obj = None
         if obj is not None:
             roles.target_tokens = _with_conjuncts(obj)
         else:
-            roles.target_tokens = _first_pobj(trigger)
+            roles.target_tokens = _first_pobj(trigger, rule)
     return roles
 
 
-def _first_pobj(token: Token) -> list[Token] | None:
-    for _, pobj in _pobjs(token, _TARGET_PREPS):
+def _first_pobj(token: Token, rule: Trigger) -> list[Token] | None:
+    # A retreat's or deployment's destination ("to Iraq") is where it goes, not whom it targets.
+    preps = ("from", "against") if rule.type in _THEME_TYPES else _TARGET_PREPS
+    for _, pobj in _pobjs(token, preps):
         return _with_conjuncts(pobj)
     return None
 
@@ -232,7 +261,7 @@ def _noun_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
     elif of is not None:
         roles.target_tokens = _with_conjuncts(of)
     if roles.target_tokens is None:
-        roles.target_tokens = _first_pobj(trigger)
+        roles.target_tokens = _first_pobj(trigger, rule)
     return roles
 
 
@@ -253,14 +282,20 @@ def _own_places(trigger: Token, ctx: DocContext, skip: set[int]) -> list[tuple[P
 
 def _place_in(token: Token, ctx: DocContext) -> Place | None:
     """The place a token names, also through "the port of Latakia" / "cities like Aleppo"."""
+    found = _places_in(token, ctx)
+    return found[0][0] if found else None
+
+
+def _places_in(token: Token, ctx: DocContext) -> list[tuple[Place, Token]]:
+    """Places a token names, with their conjuncts ("cities like Aleppo and Hama" → two)."""
     place = ctx.place_at(token)
     if place is not None:
-        return place
-    for _, pobj in _pobjs(token, ("of", "like", "including")):
-        place = ctx.place_at(pobj)
-        if place is not None:
-            return place
-    return None
+        return [(place, token)]
+    for _, pobj in _pobjs(token, ("of", "like", "including", "such")):
+        found = [(p, t) for t in _with_conjuncts(pobj) if (p := ctx.place_at(t)) is not None]
+        if found:
+            return found
+    return []
 
 
 def _sentence_place(sentence: SpacySpan, trigger: Token, ctx: DocContext) -> tuple[Place, Token] | None:
@@ -270,8 +305,10 @@ def _sentence_place(sentence: SpacySpan, trigger: Token, ctx: DocContext) -> tup
         if token.ent_iob_ != "B":
             continue
         place = ctx.place_at(token)
-        if place is None:
-            continue
+        if place is None or token.dep_ in ("nsubj", "nsubjpass", "poss", "agent") or (
+            token.dep_ == "pobj" and token.head.lower_ in ("like", "unlike", "than")
+        ):
+            continue  # "Tehran has used Syria …": a capital as subject is an actor, not the scene
         rank = abs(token.i - trigger.i) + (50 if place.feature == "country" else 0)
         if best is None or rank < best[0]:
             best = (rank, place, token)
@@ -327,12 +364,17 @@ def code_sentence(
         if token.i in consumed or token.dep_ == "compound":
             continue
         rule = triggers.match(token)
-        if rule is None:
+        if rule is None or _purpose_of_speech(token, cues):
             continue
         if rule.object is not None:
             consumed |= {o.i for o in _objects(token)}
         events.extend(_events_for(token, rule, sentence, number, ctx, cues, attributions, doc_chain, coder, doc_id))
     return events
+
+
+def _purpose_of_speech(token: Token, cues: Cues) -> bool:
+    """"officials said on condition of anonymity to discuss a sensitive issue": why they spoke, not an event."""
+    return token.dep_ in ("xcomp", "advcl") and token.head.lemma_.lower() in cues.reporting_verbs
 
 
 def _events_for(
@@ -345,13 +387,12 @@ def _events_for(
     targets: list[tuple[Actor | None, Place | None, Token | None]] = []
     used: set[int] = set()
     for tok in roles.target_tokens or []:
-        place = _place_in(tok, ctx)
+        places = _places_in(tok, ctx)
         actor = ctx.actor_at(tok)
-        if place is not None and place.feature != "country":
-            country = _country_actor(place)
-            targets.append((country, place, tok))
+        if places and places[0][0].feature != "country":
+            targets.extend((_country_actor(place), place, place_tok) for place, place_tok in places)
         elif actor is not None:
-            targets.append((actor, place, tok))
+            targets.append((actor, places[0][0] if places else None, tok))
         used.add(tok.i)
     if not targets:
         targets = [(None, None, None)]
@@ -381,7 +422,11 @@ def _events_for(
     for actor, place, place_tok in expanded:
         source = roles.source
         target = actor
-        if source is not None and target is not None and source.code == target.code and source.name == target.name:
+        if source is not None and target is not None and (
+            (source.code == target.code and source.name == target.name)
+            or (rule.type in _THEME_TYPES and source.country and source.country == target.country
+                and target.kind != "state")
+        ):
             target = None
         evidence: dict[str, Span] = {
             "trigger": token_span(doc, trigger.i, trigger.i + 1),

@@ -150,12 +150,20 @@ class DocContext:
     def _resolve_actor(self, token: Token) -> Actor | None:
         if token.lower_ in _PRONOUNS and token.pos_ == "PRON":
             return self._antecedent(token)
+        owner = self._pronoun_owner(token)
+        if owner is not None:
+            return owner
         if token.lower_ in _PARTITIVE:
             of = next((g for c in token.children if c.lower_ == "of" for g in c.children if g.dep_ == "pobj"), None)
             if of is not None:
                 return self.actor_at(of)
         phrase = _noun_phrase(token)
         actor = self.actors.resolve(phrase.text, context_country=self.main_country3)
+        of_actor = self._of_actor(token)
+        if of_actor is not None and (actor is None or actor.country in (None, self.main_country3)
+                                     and of_actor.country not in (None, self.main_country3)):
+            # "commanders of the Quds Force", "the leader of HTS": the organisation says who they are.
+            return of_actor
         if actor is None and token.ent_type_ in ACTOR_LABELS and token.ent_type_ != "GPE":
             ent = _entity_of(token)
             if ent is not None:
@@ -169,6 +177,41 @@ class DocContext:
             return None
         return actor.model_copy(update={"span": Span(start=phrase.start_char, end=phrase.end_char, text=phrase.text)})
 
+    def _of_actor(self, token: Token) -> Actor | None:
+        if token.ent_type_ in ACTOR_LABELS:
+            return None
+        pobj = next((g for c in token.children if c.dep_ == "prep" and c.lower_ == "of"
+                     for g in c.children if g.dep_ == "pobj"), None)
+        if pobj is None or pobj.ent_type_ in PLACE_LABELS and self.place_at(pobj) is not None \
+                and self.place_at(pobj).feature != "country":  # type: ignore[union-attr]
+            return None
+        actor = self.actor_at(pobj)
+        return actor if actor is not None and actor.known else None
+
+    def _pronoun_owner(self, token: Token) -> Actor | None:
+        """"its forces", "their troops", "whose government": the owner's country with the head's sector."""
+        poss = next((c for c in token.children if c.dep_ == "poss" and c.lower_ in ("its", "their", "whose")), None)
+        if poss is None:
+            return None
+        if poss.lower_ == "whose":
+            relcl = token.head
+            while relcl.dep_ != "relcl" and relcl.head is not relcl:
+                relcl = relcl.head
+            owner = self.actor_at(relcl.head) if relcl.dep_ == "relcl" else None
+        else:
+            subject = _clause_subject(token)
+            owner = self.actor_at(subject) if subject is not None and subject is not token else None
+        if owner is None or not owner.country:
+            return None
+        phrase = _noun_phrase(token)
+        head_only = self.actors.resolve(token.text)
+        sector = head_only.sector if head_only is not None else None
+        if sector and sector != owner.sector and owner.kind in ("state", "organization", "group"):
+            code = f"{owner.country}{sector}"
+            return Actor(code=code, name=f"{owner.name} {token.text}", country=owner.country, sector=sector,
+                         kind="group", span=Span(start=phrase.start_char, end=phrase.end_char, text=phrase.text))
+        return owner.model_copy(update={"span": Span(start=phrase.start_char, end=phrase.end_char, text=phrase.text)})
+
     def _antecedent(self, token: Token) -> Actor | None:
         """A light coreference rule: the subject of an earlier sentence, or the relative clause's noun."""
         if token.lower_ in ("who", "which"):
@@ -177,6 +220,10 @@ class DocContext:
             while head is not None and head.ent_type_ in PLACE_LABELS and head.dep_ == "pobj":
                 head = head.head.head
             return self.actor_at(head) if head is not None else None
+        speaker = _reporting_subject(token)
+        if speaker is not None:
+            # "officials informed journalists that they evacuated …": they = the officials
+            return self.actor_at(speaker)
         sent_start = token.sent.start
         for start, actor in reversed(self._last_subject):
             if start < sent_start:
@@ -187,7 +234,7 @@ class DocContext:
         """Remember a sentence's subject actor for pronouns in later sentences."""
         root = sentence.root
         subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
-        if subj is not None and not (subj.pos_ == "PRON"):
+        if subj is not None and subj.lower_ not in _PRONOUNS:
             actor = self.actor_at(subj)
             if actor is not None:
                 self._last_subject.append((sentence.start, actor))
@@ -198,6 +245,34 @@ class DocContext:
                 kind="actor", span=actor.span, label=label, sentence=sentence,
                 value={"code": actor.code, "name": actor.name, "country": actor.country, "known": actor.known},
             ))
+
+
+def _clause_subject(token: Token) -> Token | None:
+    """The subject of the clause a noun phrase belongs to."""
+    verb = token.head
+    for _ in range(4):
+        subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subj is not None:
+            return subj
+        if verb.head is verb:
+            return None
+        verb = verb.head
+    return None
+
+
+_SPEECH = {"say", "tell", "inform", "state", "report", "announce", "claim", "add", "confirm", "insist"}
+
+
+def _reporting_subject(pronoun: Token) -> Token | None:
+    """For a pronoun subject of a clause reported by a speech verb, that verb's (non-pronoun) subject."""
+    clause = pronoun.head
+    if pronoun.dep_ not in ("nsubj", "nsubjpass") or clause.dep_ != "ccomp":
+        return None
+    verb = clause.head
+    if verb.lemma_.lower() not in _SPEECH or verb.i > pronoun.i:
+        return None  # '"They were redeployed", officials said': the speaker reports on others
+    subj = next((c for c in verb.children if c.dep_ == "nsubj"), None)
+    return subj if subj is not None and subj.pos_ != "PRON" else None
 
 
 def _entity_of(token: Token) -> SpacySpan | None:

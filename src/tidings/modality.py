@@ -20,7 +20,7 @@ from tidings.records import Modality, When
 __all__ = ["governors", "modality_of", "tense_of"]
 
 # Dependencies along which a verb's modality reaches the verb it governs.
-_CHAIN_DEPS = {"xcomp", "ccomp", "advcl", "conj", "dobj", "pobj", "prep", "acl", "pcomp", "nsubj"}
+_CHAIN_DEPS = {"xcomp", "ccomp", "advcl", "conj", "dobj", "pobj", "prep", "acl", "pcomp", "nsubj", "attr", "oprd"}
 #: Cues found above the trigger do not make an event historical when its own date is this recent.
 RECENT = dt.timedelta(days=31)
 #: An event dated this long before publication is background, whatever the grammar says.
@@ -104,6 +104,9 @@ def _negated(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | N
 
 def _future(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | None]:
     for token in chain:
+        subject = next((c for c in token.children if c.dep_ == "nsubj"), None)
+        if subject is not None and subject.lemma_.lower() in cues.future_nouns:
+            return "future", subject  # "the goal of the rebels remains the overthrow of …"
         for child in token.children:
             if child.dep_ in ("aux", "auxpass") and child.lower_ in cues.future_words:
                 return "future", child
@@ -115,6 +118,9 @@ def _future(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | No
 def _hedged(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | None]:
     for token in chain:
         for child in token.children:
+            if child.dep_ == "mark" and child.lower_ in cues.conditional_markers:
+                return "hedged", child  # "if Damascus falls": hypothetical
+        for child in token.children:
             if child.dep_ in ("aux", "advmod") and child.lower_ in cues.hedge_words:
                 return "hedged", child
         if token is not chain[0] and token.lemma_.lower() in cues.hedge_verbs:
@@ -123,24 +129,32 @@ def _hedged(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | No
 
 
 def _historical(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | None]:
-    """Background: a historical adverb or phrase on the trigger's clause, or on a perfect-tense verb it is
-    coordinated with ("Iran has long sent advisors …, and Tehran has also supported …")."""
-    clause = list(chain)
+    """Background: a historical adverb or phrase on the trigger's clause, or a perfect-tense clause in a
+    sentence that has such a cue elsewhere ("Iran has long sent advisors …, and Tehran has also
+    supported …"; "whose government Iran has supported throughout the war, … which has used Syria …")."""
     for token in chain:
-        if token.dep_ == "conj" and _perfect(token):
-            clause.append(token.head)
-            clause.extend(c for c in token.head.children if c.dep_ == "conj" and c is not token)
-    for token in clause:
-        for child in token.children:
-            if child.dep_ == "advmod" and child.lower_ in cues.historical_adverbs:
-                if child.lower_ != "long" or _perfect(token):
-                    return "historical", child
-            if child.dep_ == "prep" and child.lower_ in cues.historical_preps:
-                if any(t.lemma_.lower() in cues.historical_nouns for t in child.subtree):
-                    return "historical", child
-        if any(c.lower_ == "used" and c.dep_ in ("aux", "advcl") for c in token.children):
-            return "historical", token
+        cue = _historical_cue(token, cues)
+        if cue is not None:
+            return "historical", cue
+    if any(_perfect(token) for token in chain):
+        for token in chain[0].sent:
+            cue = _historical_cue(token, cues)
+            if cue is not None:
+                return "historical", cue
     return None, None
+
+
+def _historical_cue(token: Token, cues: Cues) -> Token | None:
+    for child in token.children:
+        if child.dep_ == "advmod" and child.lower_ in cues.historical_adverbs:
+            if child.lower_ != "long" or _perfect(token):
+                return child
+        if child.dep_ == "prep" and child.lower_ in cues.historical_preps:
+            if any(t.lemma_.lower() in cues.historical_nouns for t in child.subtree):
+                return child
+        if child.lower_ == "used" and child.dep_ in ("aux", "advcl"):
+            return child
+    return None
 
 
 def _perfect(token: Token) -> bool:

@@ -36,7 +36,7 @@ def ruler_patterns(data_dir: Path | None = None, cache_dir: Path | None = None) 
     from tidings.actors import ActorDictionary
     from tidings.places import Gazetteer
 
-    patterns = list(ActorDictionary.load(data_dir).entity_patterns())
+    patterns = list(ActorDictionary.load(data_dir / "actors" if data_dir else None).entity_patterns())
     seen = {p["pattern"] for p in patterns if isinstance(p["pattern"], str)}
     for pattern in Gazetteer.open(cache_dir).entity_patterns():
         text = pattern["pattern"]

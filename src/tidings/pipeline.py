@@ -51,7 +51,7 @@ class Engine:
         self.settings = settings or Settings()
         self.timer = StageTimer()
         with self.timer.stage("load"):
-            self.actors = ActorDictionary.load(self.settings.data_dir)
+            self.actors = ActorDictionary.load(self.settings.data_dir / "actors")
             self.gazetteer = Gazetteer.open(self.settings.cache_dir)
             self.cues = load_cues(self.settings.data_dir)
             self.triggers = TriggerTable.load(self.settings.data_dir)
