@@ -53,9 +53,22 @@ class Cues:
     aspectual_verbs: frozenset[str]
     control_verbs: frozenset[str]
     social_media: tuple[str, ...]
+    outlet_names: tuple[tuple[str, str, str], ...] = ()   # (alias as written, canonical name, kind)
     conditional_markers: frozenset[str] = frozenset()
     future_nouns: frozenset[str] = frozenset()
     extras: dict[str, object] = field(default_factory=dict)
+
+    def outlet_aliases(self) -> dict[str, tuple[str, str]]:
+        """Every alias as written (with and without a leading "The") → (canonical name, kind)."""
+        out: dict[str, tuple[str, str]] = {}
+        for alias, name, kind in self.outlet_names:
+            out[alias] = (name, kind)
+            if alias.startswith("The "):
+                out[alias[4:]] = (name, kind)
+            elif alias[:1].isupper() and " " in alias:
+                out["the " + alias] = (name, kind)
+                out["The " + alias] = (name, kind)
+        return out
 
     def outlet(self, text: str) -> tuple[str, str] | None:
         """Canonical name and kind of a news outlet or agency, if ``text`` names one."""
@@ -82,10 +95,12 @@ def load_cues(data_dir: Path = DATA_DIR) -> Cues:
     """Read ``cues.json``; see ``data/README.md`` for its fields."""
     data = json.loads((data_dir / "cues.json").read_text("utf-8"))
     outlets: dict[str, tuple[str, str]] = {}
+    written: list[tuple[str, str, str]] = []
     for row in data.get("outlets", []):
         name, kind = row["name"], row.get("kind", "outlet")
         for alias in [name, *row.get("aliases", [])]:
             outlets[_fold(alias)] = (name, kind)
+            written.append((alias, name, kind))
     return Cues(
         reporting_verbs=_words(data, "reporting_verbs"),
         hearer_verbs=_words(data, "hearer_verbs"),
@@ -95,6 +110,7 @@ def load_cues(data_dir: Path = DATA_DIR) -> Cues:
         analyst_heads=_words(data, "analyst_heads"),
         media_heads=_words(data, "media_heads"),
         outlets=outlets,
+        outlet_names=tuple(written),
         hedge_words=_words(data, "hedge_words"),
         hedge_verbs=_words(data, "hedge_verbs"),
         negation_words=_words(data, "negation_words"),

@@ -36,13 +36,25 @@ def ruler_patterns(data_dir: Path | None = None, cache_dir: Path | None = None) 
     from tidings.actors import ActorDictionary
     from tidings.places import Gazetteer
 
-    patterns = list(ActorDictionary.load(data_dir / "actors" if data_dir else None).entity_patterns())
+    patterns = _outlet_patterns(data_dir)
+    patterns += ActorDictionary.load(data_dir / "actors" if data_dir else None).entity_patterns()
     seen = {p["pattern"] for p in patterns if isinstance(p["pattern"], str)}
     for pattern in Gazetteer.open(cache_dir).entity_patterns():
         text = pattern["pattern"]
         if isinstance(text, str) and text not in seen and not _ambiguous_place(text):
             patterns.append(pattern)
             seen.add(text)
+    return patterns
+
+
+def _outlet_patterns(data_dir: Path | None) -> list[dict[str, Any]]:
+    """News outlets as ORG, so that "The New York Times" is never read as the place "New York"."""
+    from tidings.attribution import load_cues
+
+    cues = load_cues(data_dir) if data_dir else load_cues()
+    patterns = []
+    for alias, (name, _kind) in cues.outlet_aliases().items():
+        patterns.append({"label": "ORG", "pattern": alias, "id": f"outlet:{name}"})
     return patterns
 
 
