@@ -56,6 +56,8 @@ class Cues:
     outlet_names: tuple[tuple[str, str, str], ...] = ()   # (alias as written, canonical name, kind)
     conditional_markers: frozenset[str] = frozenset()
     future_nouns: frozenset[str] = frozenset()
+    accusation_verbs: frozenset[str] = frozenset()
+    non_agent_subjects: frozenset[str] = frozenset()
     extras: dict[str, object] = field(default_factory=dict)
 
     def outlet_aliases(self) -> dict[str, tuple[str, str]]:
@@ -126,6 +128,8 @@ def load_cues(data_dir: Path = DATA_DIR) -> Cues:
         social_media=tuple(sorted(_words(data, "social_media"))),
         conditional_markers=frozenset(m for m in _words(data, "conditional") if " " not in m),
         future_nouns=_words(data, "future_nouns"),
+        accusation_verbs=_words(data, "accusation_verbs"),
+        non_agent_subjects=_words(data, "non_agent_subjects"),
     )
 
 
@@ -192,8 +196,8 @@ def _describe(phrase: SpacySpan, sentence: SpacySpan, cues: Cues, verb: Token | 
         kind = "social_media"
     elif words & cues.analyst_heads:
         kind = "analyst"
-    elif lemma in cues.media_heads:
-        kind = "outlet"
+    elif lemma in cues.media_heads and (lemma != "agency" or words & {"news", "press", "wire"}):
+        kind = "outlet"  # a news agency, not an intelligence or space agency
     elif words & cues.official_heads:
         kind = "official"
     elif head.ent_type_ in ("ORG", "GPE"):

@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,6 +45,7 @@ _LIGHT_NOUN_GOVERNORS_DEPS = ("dobj", "nsubjpass", "pobj", "attr", "conj")
 _PLACE_NOUNS = frozenset({"city", "town", "village", "country", "area", "territory", "region", "capital", "province"})
 _PLACE_OBJECT = "@place"
 _PLACE_LABELS = ("GPE", "LOC", "FAC")
+_ANY_PREP = ("to", "from", "into", "of", "on", "for", "with", "against", "at", "in", "out", "over", "off", "upon")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,10 @@ class Trigger:
 class TriggerTable:
     """Trigger patterns indexed by (lemma, pos); the most constrained pattern is tried first."""
 
-    def __init__(self, rows: list[Trigger]):
+    def __init__(self, rows: list[Trigger], mode_modifiers: dict[str, dict[str, str]] | None = None,
+                 type_modifiers: dict[str, dict[str, list[str]]] | None = None):
+        self.mode_modifiers = mode_modifiers or {}
+        self.type_modifiers = type_modifiers or {}
         index: dict[tuple[str, str], list[Trigger]] = defaultdict(list)
         for row in rows:
             index[(row.lemma, row.pos)].append(row)
@@ -74,6 +78,10 @@ class TriggerTable:
             patterns.sort(key=lambda t: (t.object is None, t.particle is None, t.prep is None, -t.weight))
         self._index = dict(index)
         self.lemmas = frozenset(lemma for lemma, _ in self._index)
+        # Objects that any pattern of a lemma rules out also stop that lemma's patterns without an object list:
+        # "fired the commander" is never an attack, whichever row would match.
+        self._blocked = {key: frozenset().union(*(p.not_object for p in pats)) for key, pats in self._index.items()}
+        self.intent_lemmas = frozenset(r.lemma for r in rows if r.type in ("REQUEST", "THREATEN") and r.pos == "VERB")
 
     @classmethod
     @lru_cache(maxsize=4)
@@ -91,7 +99,22 @@ class TriggerTable:
                     not_object=frozenset(o.lower() for o in (r.get("not_object") or [])),
                     prep=(r.get("prep") or None), weight=float(r.get("weight", 1.0)),
                 ))
-        return cls(rows)
+        plover = json.loads((data_dir / "plover.json").read_text("utf-8"))
+        return cls(rows, plover.get("mode_modifiers", {}), plover.get("type_modifiers", {}))
+
+    def refine(self, token: Token, rule: Trigger) -> Trigger:
+        """Type and mode from the words around a trigger: "hunger strike" → PROTEST, "drones struck" → drone."""
+        near = _modifier_lemmas(token)
+        by_word = self.type_modifiers.get(token.lemma_.lower(), {})
+        for lemma in near:
+            if lemma in by_word:
+                type_, mode = by_word[lemma]
+                return replace(rule, type=type_, mode=mode)
+        modes = self.mode_modifiers.get(rule.type, {})
+        for lemma in near:  # the instrument named in the text is more specific than the verb's default
+            if lemma in modes:
+                return replace(rule, mode=modes[lemma])
+        return rule
 
     def match(self, token: Token) -> Trigger | None:  # noqa: C901 - one constraint per line
         """The pattern that fires on ``token``, or None."""
@@ -107,19 +130,44 @@ class TriggerTable:
         objects = {o.lemma_.lower() for o in found}
         if any(o.ent_type_ in _PLACE_LABELS for o in found):
             objects.add(_PLACE_OBJECT)
-        particles = {c.lower_ for c in token.children if c.dep_ == "prt"}
+        by_prep: dict[str, set[str]] = defaultdict(set)
+        for prep, pobj in _pobjs(token, _ANY_PREP):
+            by_prep[prep].add(pobj.lemma_.lower())
+            if pobj.ent_type_ in _PLACE_LABELS:
+                by_prep[prep].add(_PLACE_OBJECT)
         preps = {c.lower_ for c in token.children if c.dep_ in ("prep", "agent", "dative")}
+        # The small model often parses a particle as a preposition ("called on", "pulled out of").
+        particles = {c.lower_ for c in token.children if c.dep_ == "prt"} | preps
+        blocked = self._blocked.get((token.lemma_.lower(), pos), frozenset())
         for pattern in patterns:
             if pattern.particle and pattern.particle not in particles:
                 continue
             if pattern.prep and pattern.prep not in preps:
                 continue
-            if pattern.object is not None and not (objects & pattern.object):
+            # With a required preposition, the object constraint applies to that preposition's object
+            # ("took to the streets", "withdrew from the treaty").
+            candidates = objects | by_prep.get(pattern.prep, set()) if pattern.prep else objects
+            if pattern.object is not None and not (candidates & pattern.object):
                 continue
-            if objects & pattern.not_object:
+            if objects & pattern.not_object or (pattern.object is None and objects & blocked):
                 continue
             return pattern
         return None
+
+
+def _modifier_lemmas(token: Token) -> list[str]:
+    """Lemmas that qualify a trigger: its own modifiers, its subject's, its object's, and "with"/"by" instruments."""
+    heads = [token]
+    heads += [c for c in token.children if c.dep_ in ("nsubj", "nsubjpass", "dobj")]
+    heads += [g for h in list(heads[1:]) for c in h.children if c.dep_ == "prep" and c.lower_ == "of"
+              for g in c.children if g.dep_ == "pobj"]  # "dozens of rockets"
+    heads += [g for c in token.children if c.dep_ in ("prep", "agent") and c.lower_ in ("with", "by", "in")
+              for g in c.children if g.dep_ == "pobj"]
+    # Modifiers first: in "a suicide bomber" the modifier says more than the head noun.
+    lemmas = [c.lemma_.lower() for head in heads for c in head.children
+              if c.dep_ in ("compound", "amod", "nmod", "npadvmod")]
+    lemmas += [head.lemma_.lower() for head in heads if head is not token]
+    return lemmas
 
 
 def _object_set(values: list[str] | None) -> frozenset[str] | None:
@@ -165,6 +213,7 @@ class _Roles:
     source: Actor | None = None
     target_tokens: list[Token] | None = None
     theme: Token | None = None
+    co_sources: list[Actor] | None = None   # "Egypt and Qatar called on …": one event per source
 
 
 def _subject(token: Token, cues: Cues) -> Token | None:
@@ -212,6 +261,7 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
         subj = _subject(trigger, cues)
         if subj is not None:
             roles.source = ctx.actor_at(subj)
+            roles.co_sources = [a for c in _with_conjuncts(subj)[1:] if (a := ctx.actor_at(c)) is not None]
         obj = next((c for c in trigger.children if c.dep_ in ("dobj",)), None)
         if obj is not None and rule.object is not None and obj.lemma_.lower() in rule.object:
             # Light verb + noun ("take control of X", "launch an attack on X"): the target hangs off the noun.
@@ -302,8 +352,8 @@ def _sentence_place(sentence: SpacySpan, trigger: Token, ctx: DocContext) -> tup
     """Nearest place in the sentence (cities before countries), for events whose own phrase names none."""
     best: tuple[int, Place, Token] | None = None
     for token in sentence:
-        if token.ent_iob_ != "B":
-            continue
+        if token.i > sentence.start and ctx.place_at(token.doc[token.i - 1]) is ctx.place_at(token):
+            continue  # not the first token of its place mention
         place = ctx.place_at(token)
         if place is None or token.dep_ in ("nsubj", "nsubjpass", "poss", "agent") or (
             token.dep_ == "pobj" and token.head.lower_ in ("like", "unlike", "than")
@@ -364,12 +414,27 @@ def code_sentence(
         if token.i in consumed or token.dep_ == "compound":
             continue
         rule = triggers.match(token)
-        if rule is None or _purpose_of_speech(token, cues):
+        if rule is None or _purpose_of_speech(token, cues) or _non_agent(token, cues) or _inside_name(token):
             continue
+        rule = triggers.refine(token, rule)
         if rule.object is not None:
             consumed |= {o.i for o in _objects(token)}
-        events.extend(_events_for(token, rule, sentence, number, ctx, cues, attributions, doc_chain, coder, doc_id))
+        events.extend(_events_for(token, rule, sentence, number, ctx, cues, attributions, doc_chain, coder, doc_id,
+                                  triggers.intent_lemmas))
     return events
+
+
+def _non_agent(token: Token, cues: Cues) -> bool:
+    """"An earthquake killed 20": a disaster, not an event between actors."""
+    subject = next((c for c in token.children if c.dep_ in ("nsubj", "agent")), None)
+    if subject is not None and subject.dep_ == "agent":
+        subject = next((g for g in subject.children if g.dep_ == "pobj"), None)
+    return subject is not None and subject.lemma_.lower() in cues.non_agent_subjects
+
+
+def _inside_name(token: Token) -> bool:
+    """Trigger words inside an organisation's name ("Rapid Support Forces") are not events."""
+    return token.ent_type_ in ("ORG", "PERSON", "WORK_OF_ART", "LAW", "EVENT", "FAC") and token.pos_ == "PROPN"
 
 
 def _purpose_of_speech(token: Token, cues: Cues) -> bool:
@@ -380,6 +445,7 @@ def _purpose_of_speech(token: Token, cues: Cues) -> bool:
 def _events_for(
     trigger: Token, rule: Trigger, sentence: SpacySpan, number: int, ctx: DocContext, cues: Cues,
     attributions: list[Attribution], doc_chain: list[Source], coder: str, doc_id: str,
+    intent_lemmas: frozenset[str] = frozenset(),
 ) -> list[Event]:
     is_noun = trigger.pos_ in ("NOUN", "PROPN")
     roles = (_noun_roles if is_noun else _verb_roles)(trigger, ctx, cues, rule)
@@ -403,8 +469,9 @@ def _events_for(
     when = _event_time(trigger, sentence, ctx, tense)
     sentence_chain = chain_for(trigger.i, attributions)
     chain = merge_chains(doc_chain, sentence_chain)
-    reported = bool(sentence_chain) or any(link.kind not in ("outlet", "agency") for link in chain) or len(chain) > 1
-    modality, modal_cue = modality_of(trigger, cues, when=when, published=ctx.published, reported=reported)
+    reported = _second_hand(chain, doc_chain)
+    modality, modal_cue = modality_of(trigger, cues, when=when, published=ctx.published, reported=reported,
+                                      intent_lemmas=intent_lemmas)
     # One event per coordinated place, when the target itself was a list of places ("captured Homs and Deir ez-Zor").
     expanded: list[tuple[Actor | None, Place | None, Token | None]] = []
     for actor, place, tok in targets:
@@ -419,8 +486,9 @@ def _events_for(
             expanded = [(a, fallback[0], fallback[1]) for a, _, _ in expanded]
     events = []
     doc = trigger.doc
-    for actor, place, place_tok in expanded:
-        source = roles.source
+    sources = [roles.source, *(roles.co_sources or [])]
+    combos = [(src, a, p) for src in sources for a, p, _ in expanded]
+    for source, actor, place in combos:
         target = actor
         if source is not None and target is not None and (
             (source.code == target.code and source.name == target.name)
@@ -447,12 +515,25 @@ def _events_for(
                 evidence[f"attribution.{position}"] = link.span
         confidence = _confidence(rule, source, target, place, when, chain)
         events.append(Event(
-            id=_event_id(doc_id, trigger.idx, rule.type, place, target),
+            id=_event_id(doc_id, trigger.idx, rule.type, place, target, source),
             doc_id=doc_id, type=rule.type, mode=rule.mode, cameo=rule.cameo,
             source_actor=source, target_actor=target, place=place, when=when, modality=modality,
             attribution=chain, confidence=confidence, evidence=evidence, sentence=number, coder=coder,
         ))
     return events
+
+
+def _second_hand(chain: list[Source], doc_chain: list[Source]) -> bool:
+    """Reported (not asserted): the text relays another outlet's report ("citing The New York Times",
+    "NYT reports", "according to Reuters") or unnamed reports ("are reported to"). A primary source speaking
+    to the outlet — named or anonymous — is an attributed assertion; its anonymity is flagged on the link."""
+    own = doc_chain[0] if doc_chain else None
+    for link in chain:
+        if link is own:
+            continue
+        if link.kind in ("outlet", "agency") or link.name == "unnamed sources":
+            return True
+    return False
 
 
 def _country_actor(place: Place) -> Actor | None:
@@ -475,6 +556,8 @@ def _confidence(rule: Trigger, source: Actor | None, target: Actor | None, place
     return round(max(0.05, min(1.0, score + 0.05)), 2)
 
 
-def _event_id(doc_id: str, char: int, type_: str, place: Place | None, target: Actor | None) -> str:
-    key = f"{doc_id}:{char}:{type_}:{place.geonameid if place else ''}:{target.code if target else ''}"
+def _event_id(doc_id: str, char: int, type_: str, place: Place | None, target: Actor | None,
+              source: Actor | None) -> str:
+    key = (f"{doc_id}:{char}:{type_}:{place.geonameid if place else ''}:{target.code if target else ''}"
+           f":{source.code if source else ''}:{source.name if source else ''}")
     return hashlib.sha1(key.encode()).hexdigest()[:16]

@@ -7,6 +7,7 @@ answers are cached per token so that a name used by several events is resolved o
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -24,6 +25,10 @@ PLACE_LABELS = {"GPE", "LOC", "FAC"}
 ACTOR_LABELS = {"PERSON", "ORG", "NORP", "GPE"}
 _PARTITIVE = {"some", "part", "one", "many", "most", "all", "several", "few", "none", "each", "both", "dozens",
               "hundreds", "thousands", "members", "units", "elements", "remnants"}
+_LOCATIVE_PREPS = {"in", "at", "near", "from", "into", "outside", "inside", "around", "across", "towards", "toward",
+                   "through", "via", "to"}
+_PLACE_NOUNS = {"town", "city", "village", "district", "province", "region", "governorate", "port", "capital",
+                "state", "county", "area", "camp", "neighbourhood", "neighborhood", "suburb", "municipality"}
 _PRONOUNS = {"they", "them", "it", "he", "she", "him", "her", "its", "their", "his", "we", "who", "which"}
 
 
@@ -57,6 +62,7 @@ class DocContext:
     times: dict[int, list[TimeMention]] = field(default_factory=dict)  # sentence start token → times
     mentions: list[Mention] = field(default_factory=list)
     _actor_cache: dict[int, Actor | None] = field(default_factory=dict)
+    _token_place: dict[int, Place] = field(default_factory=dict)
     _last_subject: list[tuple[int, Actor]] = field(default_factory=list)
 
     # --- building -------------------------------------------------------------------------------
@@ -71,6 +77,7 @@ class DocContext:
     def _collect_places(self) -> None:
         doc = self.doc
         candidates: list[SpacySpan] = [e for e in doc.ents if e.label_ in PLACE_LABELS]
+        candidates += self._contextual_toponyms()
         # First pass without context: learn which countries the document is about.
         for ent in candidates:
             place = self.gazetteer.resolve(_clean(ent.text))
@@ -83,8 +90,11 @@ class DocContext:
                 continue
             place = place.model_copy(update={"span": Span(start=ent.start_char, end=ent.end_char, text=ent.text)})
             self.places[ent.start] = place
+            for i in range(ent.start, ent.end):
+                self._token_place[i] = place
             self.mentions.append(Mention(
-                kind="place", span=place.span, label=ent.label_,  # type: ignore[arg-type]
+                kind="place", span=place.span,  # type: ignore[arg-type]
+                label=ent.label_ if ent.label_ in PLACE_LABELS else "GPE",
                 value={"geonameid": place.geonameid, "name": place.name, "country": place.country,
                        "lat": place.lat, "lon": place.lon, "feature": place.feature},
                 sentence=_sentence_index(doc, ent.start),
@@ -133,17 +143,41 @@ class DocContext:
 
     # --- lookups --------------------------------------------------------------------------------
     def place_at(self, token: Token) -> Place | None:
-        """The place whose entity covers ``token``, if any."""
-        if token.ent_iob_ == "" or token.ent_type_ not in PLACE_LABELS:
-            return None
-        start = token.i
-        while start > 0 and token.doc[start].ent_iob_ == "I":
-            start -= 1
-        return self.places.get(start)
+        """The place whose mention covers ``token``, if any."""
+        return self._token_place.get(token.i)
+
+    def _contextual_toponyms(self) -> list[SpacySpan]:
+        """Proper names the NER missed or mislabelled but whose context says "place": the object of a
+        locative preposition ("withdrew from Wad Madani", "near Djibo") or "the town of Kidal"."""
+        doc = self.doc
+        found: list[SpacySpan] = []
+        for token in doc:
+            if token.pos_ != "PROPN" or token.dep_ not in ("pobj", "appos") or token.ent_type_ in PLACE_LABELS:
+                continue
+            head = token.head
+            locative = head.lower_ in _LOCATIVE_PREPS or (
+                head.lower_ == "of" and head.head.lemma_.lower() in _PLACE_NOUNS) or (
+                token.dep_ == "appos" and head.lemma_.lower() in _PLACE_NOUNS)
+            if not locative:
+                continue
+            span = _entity_of(token) if token.ent_type_ else None
+            if span is None:
+                start = token.i
+                while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound":
+                    start -= 1
+                span = doc[start:token.i + 1]
+            if span.label_ in ("PERSON",) and head.lower_ not in _LOCATIVE_PREPS:
+                continue
+            text = span.text
+            if self.actors.resolve(text) is not None or not self.gazetteer.is_place(text):
+                continue
+            found.append(span)
+        return found
 
     def actor_at(self, token: Token) -> Actor | None:
         """The actor a noun phrase headed by ``token`` denotes (cached per token)."""
         if token.i not in self._actor_cache:
+            self._actor_cache[token.i] = None  # breaks cycles: "its troops" ↔ the clause's subject
             self._actor_cache[token.i] = self._resolve_actor(token)
         return self._actor_cache[token.i]
 
@@ -169,6 +203,10 @@ class DocContext:
             if ent is not None:
                 actor = self.actors.unknown(ent.text, label=ent.label_, context_country=self.main_country3)
                 phrase = ent
+        if actor is None:
+            owner = next((c for c in token.children if c.dep_ == "poss" and c.pos_ != "PRON"), None)
+            if owner is not None:
+                return self.actor_at(owner)  # "Russia's shadow fleet": the owner acts or is acted upon
         if actor is None:
             place = self.place_at(token)
             if place is not None and place.feature == "country" and place.country3:
@@ -309,10 +347,10 @@ def _clean(text: str) -> str:
 
 
 def _sentence_index(doc: Doc, token_index: int) -> int:
-    for number, sent in enumerate(doc.sents):
-        if sent.start <= token_index < sent.end:
-            return number
-    return 0
+    starts = doc.user_data.get("tidings_sentence_starts")
+    if starts is None:
+        starts = doc.user_data["tidings_sentence_starts"] = [s.start for s in doc.sents]
+    return max(0, bisect_right(starts, token_index) - 1)
 
 
 def _iso(value: dt.date | None) -> str | None:

@@ -28,7 +28,10 @@ HISTORICAL_AGE = dt.timedelta(days=365)
 
 
 def governors(trigger: Token, cues: Cues) -> Iterator[Token]:
-    """The trigger, then each head above it, stopping at a reporting verb or the sentence root."""
+    """The trigger, then each head above it, stopping at a reporting verb or the sentence root.
+
+    Accusation verbs are climbed through: "accused X of arming Y" makes the arming an allegation.
+    """
     token = trigger
     seen = 0
     while seen < 8:
@@ -37,15 +40,26 @@ def governors(trigger: Token, cues: Cues) -> Iterator[Token]:
             return
         if token.dep_ not in _CHAIN_DEPS:
             return
-        if token.dep_ == "advcl" and any(c.dep_ == "mark" for c in token.children):
+        if token.dep_ == "advcl" and any(c.dep_ == "mark" and c.lower_ not in cues.conditional_markers
+                                         for c in token.children):
             return  # "… after rebels captured Homs": a subordinate clause is an event of its own
         if token.dep_ == "conj" and any(c.dep_ in ("nsubj", "nsubjpass") for c in token.children):
             return  # a coordinated clause with its own subject keeps its own modality
         head = token.head
-        if head.lemma_.lower() in cues.reporting_verbs and head.pos_ in ("VERB", "AUX"):
+        lemma = head.lemma_.lower()
+        if head.pos_ in ("VERB", "AUX") and lemma in cues.reporting_verbs and lemma not in cues.accusation_verbs:
+            if lemma in cues.negating_verbs:
+                yield head  # "denied that its soldiers had executed civilians"
             return
         token = head
         seen += 1
+
+
+def speech_head(trigger: Token, cues: Cues) -> Token | None:
+    """The reporting verb whose statement contains the trigger, if any."""
+    chain = list(governors(trigger, cues))
+    head = chain[-1].head
+    return head if head.lemma_.lower() in cues.reporting_verbs else None
 
 
 def tense_of(trigger: Token, cues: Cues) -> str | None:
@@ -55,7 +69,7 @@ def tense_of(trigger: Token, cues: Cues) -> str | None:
             continue
         auxes = [c for c in token.children if c.dep_ in ("aux", "auxpass")]
         lowers = {a.lower_ for a in auxes}
-        if lowers & cues.future_words or token.lemma_.lower() in cues.future_verbs:
+        if lowers & cues.future_words or (token is not trigger and token.lemma_.lower() in cues.future_verbs):
             return "future"
         if token.tag_ in ("VBD", "VBN") or lowers & {"did", "was", "were", "had", "has", "have"}:
             return "past"
@@ -71,9 +85,13 @@ def modality_of(
     when: When | None,
     published: dt.date | None,
     reported: bool,
+    intent_lemmas: frozenset[str] = frozenset(),
 ) -> tuple[Modality, Token | None]:
     """The modality of the event at ``trigger`` and the token that decided it (for evidence)."""
     chain = list(governors(trigger, cues))
+    for token in chain[1:]:
+        if token.lemma_.lower() in intent_lemmas and token.pos_ in ("VERB", "AUX") and not _negated(chain, cues)[0]:
+            return "future", token  # "urged allies to supply", "called on X to withdraw": asked for, not done
     recent = (
         when is not None and published is not None and when.start is not None
         and published - RECENT <= when.start <= published + RECENT
@@ -85,8 +103,11 @@ def modality_of(
         if modality == "historical" and recent and cue is not None and cue.head is not trigger:
             continue
         return modality, cue
-    if when is not None and published is not None and when.end is not None and when.end < published - HISTORICAL_AGE:
-        return "historical", None
+    if when is not None and published is not None and when.start is not None:
+        old_start = when.start < published - HISTORICAL_AGE
+        old_end = when.end is not None and when.end < published - HISTORICAL_AGE
+        if old_end or (old_start and any(_perfect(t) for t in chain)):
+            return "historical", None  # dated long ago, or "have fought three wars since 1947"
     return ("reported" if reported else "asserted"), None
 
 
@@ -117,6 +138,8 @@ def _future(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | No
 
 def _hedged(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | None]:
     for token in chain:
+        if token is not chain[0] and token.lemma_.lower() in cues.accusation_verbs:
+            return "hedged", token  # "accused Russia of targeting civilians": an allegation
         for child in token.children:
             if child.dep_ == "mark" and child.lower_ in cues.conditional_markers:
                 return "hedged", child  # "if Damascus falls": hypothetical

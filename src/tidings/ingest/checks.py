@@ -30,7 +30,7 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8-sig")
 
 
-def looks_english(text: str, *, min_words: int = 12) -> bool:
+def looks_english(text: str, *, min_words: int = 30) -> bool:
     """True unless the text is long enough to judge and has almost no English function words.
 
     A stop-word ratio is crude but costs microseconds and needs no model; short snippets
@@ -40,7 +40,7 @@ def looks_english(text: str, *, min_words: int = 12) -> bool:
     if len(words) < min_words:
         return True
     hits = sum(1 for w in words if w in _ENGLISH)
-    return hits / len(words) >= 0.08
+    return hits / len(words) >= 0.05
 
 
 def parse_published(value: str | dt.date | None) -> dt.date | None:
