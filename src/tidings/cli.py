@@ -26,13 +26,22 @@ DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (def
 _FORMATS = ("table", "json", "jsonl")
 
 
-def _register_subapps() -> None:
-    """Optional verb groups live in their own modules; they register here when present."""
-    try:
-        from tidings.cli_eval import eval_app
-    except ImportError:  # pragma: no cover - evaluation module not installed
-        return
-    app.add_typer(eval_app, name="eval", help="Score tidings against gold data (events, classify, geo).")
+# Verb groups that live in their own modules; each module defines ``register(app)``. A module whose
+# optional dependencies are missing is skipped, and its verbs say which extra to install.
+_PLUGINS = ("tidings.cli_eval", "tidings.cli_link", "tidings.cli_serve", "tidings.cli_scale")
+
+
+def _register_plugins() -> None:
+    import importlib
+
+    for name in _PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # not written yet / not installed
+            raise
+        module.register(app)
 
 
 @app.command()
@@ -222,7 +231,7 @@ def version() -> None:
     console.print(f"tidings {__version__}")
 
 
-_register_subapps()
+_register_plugins()
 
 
 def main() -> None:  # console script entry point

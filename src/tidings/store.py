@@ -1,0 +1,1016 @@
+"""The store: analyses in, filtered events out. SQLAlchemy Core over SQLite (default) or any SQL URL.
+
+Why it looks the way it does:
+
+* **Lossless + filterable.** Each event is kept whole as JSON (``events.data``, read back with
+  ``Event.model_validate_json``) *and* flattened into indexed columns named like the export columns
+  (:data:`tidings.export.FLAT_COLUMNS`), so queries filter on columns and return exact records.
+* **Idempotent.** Saving an analysis replaces everything stored for its document id (the content hash):
+  re-running a batch never duplicates.
+* **Fast bulk writes.** :meth:`Store.save_many` writes in batched transactions with ``executemany``; a batch
+  that hits a conflict is redone one document at a time so one bad record costs only itself.
+* **Readers never wait for writers.** SQLite runs in WAL mode; writes take ``BEGIN IMMEDIATE`` so two writers
+  queue on the busy timeout instead of failing half way.
+* **Small name tables** (``names``) hold each distinct actor, place and source name with its case-folded
+  form. Substring and case-insensitive filters run over these few thousand rows, then use the indexes on
+  the big tables, instead of scanning millions of events.
+* **SQLite specifics are fenced.** PRAGMAs, ``BEGIN IMMEDIATE`` and FTS5 live behind ``self._sqlite``;
+  other dialects (PostgreSQL is planned) get the same tables and a LIKE-based text search.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Self, TypedDict, Unpack
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
+
+from tidings.errors import InputError, StoreError
+from tidings.records import MODALITIES, Actor, Analysis, Document, Event, Mention, Place, Source
+from tidings.settings import Settings
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "EventFilters", "Store"]
+
+SCHEMA_VERSION = 1
+
+Migration = Callable[[Connection], None]
+# MIGRATIONS[n] upgrades a database from schema version n to n + 1, inside the opening transaction.
+MIGRATIONS: dict[int, Migration] = {}
+
+BATCH_EVENTS = 20_000         # flush a save_many batch after this many events ...
+BATCH_DOCUMENTS = 2_000       # ... or this many documents, whichever comes first
+_DENSE_MIN, _DENSE_MAX = 1_000, 50_000   # bounds of the probe that picks a query plan (Store._dense)
+_IN_CHUNK = 500               # ids per IN (...) list: well under every backend's parameter limit
+SNIPPET_MARKS = ("«", "»")    # not [ ]: rich would read those as markup in the terminal
+
+# ------------------------------------------------------------------------------------------------ schema
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+documents_table = sa.Table(
+    "documents", metadata,
+    # An integer key that never changes: FTS5 external content needs a stable rowid (VACUUM may renumber
+    # the implicit rowid of a table whose primary key is text).
+    sa.Column("key", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("title", sa.Text),
+    sa.Column("url", sa.Text),
+    sa.Column("outlet", sa.Text),
+    sa.Column("published", sa.Date),
+    sa.Column("published_inferred", sa.Boolean, nullable=False),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("source_kind", sa.String(16), nullable=False),
+    sa.Column("path", sa.Text),
+    sa.Column("meta", sa.Text, nullable=False),        # JSON object
+    sa.Column("chain", sa.Text, nullable=False),       # JSON: Analysis.document_chain
+    sa.Column("warnings", sa.Text, nullable=False),    # JSON: Analysis.warnings
+    sa.Column("analysed_at", sa.DateTime, nullable=False),
+    sa.Column("coder", sa.Text, nullable=False),
+    sa.Index("ix_documents_published", "published"),
+)
+
+_ACTOR_COLUMNS = [sa.Column(f"{who}_{what}", sa.Text) for who in ("source", "target")
+                  for what in ("code", "name", "country", "sector")]
+
+events_table = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.String(96), primary_key=True),
+    sa.Column("doc_id", sa.String(64), sa.ForeignKey("documents.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),   # order within its analysis
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("mode", sa.Text),
+    sa.Column("contexts", sa.Text, nullable=False),      # JSON list
+    sa.Column("cameo", sa.String(16)),
+    sa.Column("modality", sa.String(16), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("date_start", sa.Date),
+    sa.Column("date_end", sa.Date),
+    sa.Column("granularity", sa.String(16), nullable=False),
+    *_ACTOR_COLUMNS,
+    sa.Column("place_geonameid", sa.Integer),
+    sa.Column("place_name", sa.Text),
+    sa.Column("place_country", sa.String(2)),
+    sa.Column("place_country3", sa.String(3)),
+    sa.Column("place_admin1", sa.Text),
+    sa.Column("place_lat", sa.Float),
+    sa.Column("place_lon", sa.Float),
+    sa.Column("sentence", sa.Integer, nullable=False),
+    sa.Column("coder", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),          # the whole Event as JSON: lossless round trip
+    sa.Index("ix_events_doc_id", "doc_id"),
+    sa.Index("ix_events_type_date", "type", "date_start"),
+    sa.Index("ix_events_date_start", "date_start"),
+    sa.Index("ix_events_modality_date", "modality", "date_start"),
+    sa.Index("ix_events_source_code", "source_code"),
+    sa.Index("ix_events_target_code", "target_code"),
+    sa.Index("ix_events_source_name", "source_name"),
+    sa.Index("ix_events_target_name", "target_name"),
+    sa.Index("ix_events_source_country", "source_country"),
+    sa.Index("ix_events_target_country", "target_country"),
+    sa.Index("ix_events_place_country3", "place_country3"),
+    sa.Index("ix_events_place_name", "place_name"),
+)
+
+_EVENT_COLUMNS: tuple[str, ...] = tuple(events_table.c.keys())
+_START, _END = _EVENT_COLUMNS.index("date_start"), _EVENT_COLUMNS.index("date_end")
+
+mentions_table = sa.Table(
+    "mentions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("doc_id", sa.String(64), sa.ForeignKey("documents.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("span_start", sa.Integer, nullable=False),
+    sa.Column("span_end", sa.Integer, nullable=False),
+    sa.Column("span_text", sa.Text, nullable=False),
+    sa.Column("value", sa.Text, nullable=False),          # JSON object
+    sa.Column("sentence", sa.Integer, nullable=False),
+    sa.Index("ix_mentions_doc_id", "doc_id"),
+)
+
+sources_table = sa.Table(
+    "sources", metadata,
+    sa.Column("event_id", sa.String(96), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),  # 0 = the outlet end of the chain
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("anonymous", sa.Boolean, nullable=False),
+    sa.Index("ix_sources_name", "name"),
+)
+
+names_table = sa.Table(
+    "names", metadata,
+    sa.Column("kind", sa.String(8), primary_key=True),    # actor, place, source
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("folded", sa.Text, nullable=False),         # str.casefold(): Unicode-correct, unlike SQL lower()
+    sa.Index("ix_names_kind_folded", "kind", "folded"),
+)
+
+errors_table = sa.Table(
+    "errors", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ref", sa.Text, nullable=False),            # what failed: a path, URL or doc id
+    sa.Column("doc_id", sa.String(64)),
+    sa.Column("code", sa.String(8), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_errors_doc_id", "doc_id"),
+)
+
+# FTS5 over documents(title, text), kept in sync by triggers so every write path (ours, a migration, a
+# user's sqlite3 session) updates it. External content: the text is stored once, in documents.
+_FTS_DDL = (
+    ("CREATE VIRTUAL TABLE documents_fts USING fts5(title, text, content='documents', content_rowid='key',"
+     " tokenize='porter unicode61 remove_diacritics 2')"),
+    ("CREATE TRIGGER documents_fts_ai AFTER INSERT ON documents BEGIN"
+     " INSERT INTO documents_fts(rowid, title, text) VALUES (new.key, new.title, new.text); END"),
+    ("CREATE TRIGGER documents_fts_ad AFTER DELETE ON documents BEGIN"
+     " INSERT INTO documents_fts(documents_fts, rowid, title, text)"
+     " VALUES ('delete', old.key, old.title, old.text); END"),
+    ("CREATE TRIGGER documents_fts_au AFTER UPDATE ON documents BEGIN"
+     " INSERT INTO documents_fts(documents_fts, rowid, title, text)"
+     " VALUES ('delete', old.key, old.title, old.text);"
+     " INSERT INTO documents_fts(rowid, title, text) VALUES (new.key, new.title, new.text); END"),
+    "INSERT INTO documents_fts(documents_fts) VALUES ('rebuild')",
+)
+fts_table = sa.table("documents_fts", sa.column("rowid", sa.Integer))
+
+# INSERT ... ON CONFLICT DO NOTHING, where the dialect has it (same API in both).
+_INSERT_IGNORING: dict[str, Callable[[sa.Table], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+class EventFilters(TypedDict, total=False):
+    """The filters shared by :meth:`Store.events`, :meth:`Store.count_events` and :meth:`Store.iter_events`."""
+
+    type: str | Sequence[str] | None
+    actor: str | None
+    country: str | None
+    place: str | None
+    since: dt.date | None
+    until: dt.date | None
+    modality: str | Sequence[str] | None
+    source: str | None
+    text: str | None
+    doc_id: str | None
+
+
+# ------------------------------------------------------------------------------------------------ rows
+
+_json: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+# The bulk path hands dates straight to sqlite3, whose built-in date adapters are deprecated (Python 3.12).
+# These write exactly the text SQLAlchemy's SQLite Date/DateTime types write and read back.
+sqlite3.register_adapter(dt.date, dt.date.isoformat)
+sqlite3.register_adapter(dt.datetime, lambda value: value.isoformat(" "))
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+
+
+@lru_cache(maxsize=512)
+def _iso3(code: str) -> str | None:
+    """ISO alpha-2 → alpha-3 (``SY`` → ``SYR``); None when unknown. pycountry loads lazily, once."""
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=code.upper())
+    return country.alpha_3 if country else None
+
+
+# Column order of the tuples the bulk path writes (checked against the tables below at import).
+_DOCUMENT_COLUMNS = ("id", "text", "title", "url", "outlet", "published", "published_inferred", "language",
+                     "source_kind", "path", "meta", "chain", "warnings", "analysed_at", "coder")
+_MENTION_COLUMNS = ("doc_id", "kind", "label", "span_start", "span_end", "span_text", "value", "sentence")
+_SOURCE_COLUMNS = ("event_id", "position", "name", "kind", "anonymous")
+_NO_ACTOR: tuple[None, ...] = (None,) * 4
+_NO_PLACE: tuple[None, ...] = (None,) * 7
+Row = tuple[Any, ...]
+
+
+def _document_values(analysis: Analysis, now: dt.datetime) -> Row:
+    doc = analysis.document
+    coder = analysis.events[0].coder if analysis.events else ""
+    return (doc.id, doc.text, doc.title, doc.url, doc.outlet, doc.published, doc.published_inferred,
+            doc.language, doc.source_kind, doc.path,
+            _json(doc.model_dump(mode="json", include={"meta"})["meta"]),
+            _json([s.model_dump(mode="json") for s in analysis.document_chain]),
+            _json(list(analysis.warnings)), now, coder or Settings().coder)
+
+
+def _actor_values(actor: Actor | None) -> Row:
+    return _NO_ACTOR if actor is None else (actor.code, actor.name, actor.country, actor.sector)
+
+
+def _place_values(place: Place | None) -> Row:
+    if place is None:
+        return _NO_PLACE
+    # Filled in for filtering when only ISO2 is known, so --country needs one indexed column, not two.
+    country3 = place.country3 or (_iso3(place.country) if place.country else None)
+    return (place.geonameid, place.name, place.country, country3, place.admin1, place.lat, place.lon)
+
+
+def _event_values(event: Event, doc_id: str, position: int) -> Row:
+    """Filter columns (named as in tidings.export.FLAT_COLUMNS) + the whole event as JSON.
+
+    Built directly from attributes, not via ``flat_event``: this is the hot loop of bulk inserts.
+    Dates are normalised for filtering only: a one-sided range gets the other side equal to it.
+    """
+    when = event.when
+    return (event.id, doc_id, position, event.type, event.mode,
+            _json(event.contexts) if event.contexts else "[]", event.cameo, event.modality,
+            event.confidence, when.start or when.end, when.end or when.start, when.granularity,
+            *_actor_values(event.source_actor), *_actor_values(event.target_actor),
+            *_place_values(event.place), event.sentence, event.coder, event.model_dump_json())
+
+
+def _mention_values(mention: Mention, doc_id: str) -> Row:
+    span = mention.span
+    return (doc_id, mention.kind, mention.label, span.start, span.end, span.text,
+            _json(mention.model_dump(mode="json", include={"value"})["value"]) if mention.value else "{}",
+            mention.sentence)
+
+
+def _source_values(event: Event) -> list[Row]:
+    return [(event.id, i, link.name, link.kind, link.anonymous) for i, link in enumerate(event.attribution)]
+
+
+def _event_names(event: Event) -> Iterator[tuple[str, str]]:
+    for actor in (event.source_actor, event.target_actor):
+        if actor is not None:
+            yield "actor", actor.name
+    if event.place is not None:
+        yield "place", event.place.name
+    for link in event.attribution:
+        yield "source", link.name
+
+
+class _Batch:
+    """The rows of one write transaction, built before the transaction opens so it stays short."""
+
+    def __init__(self, analyses: Iterable[Analysis]) -> None:
+        # The last analysis of a document wins, as if they had been saved one after another.
+        latest = {a.document.id: a for a in analyses}
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.doc_ids = list(latest)
+        self.documents = [_document_values(a, now) for a in latest.values()]
+        self.events: list[Row] = []
+        self.mentions: list[Row] = []
+        self.sources: list[Row] = []
+        names: set[tuple[str, str]] = set()
+        for analysis in latest.values():
+            doc_id = analysis.document.id
+            for position, event in enumerate(analysis.events):
+                self.events.append(_event_values(event, doc_id, position))
+                self.sources.extend(_source_values(event))
+                names.update(_event_names(event))
+            self.mentions.extend(_mention_values(m, doc_id) for m in analysis.mentions)
+        self.names = [{"kind": k, "name": n, "folded": n.casefold()} for k, n in sorted(names)]
+        # Longest date range in the batch: lets `since` filters use the date_start index (see _date_clauses).
+        self.max_span_days = max(((row[_END] - row[_START]).days for row in self.events
+                                  if row[_START] and row[_END]), default=0)
+
+    def tables(self) -> list[tuple[sa.Table, tuple[str, ...], list[Row]]]:
+        """Parents before children, for the foreign keys."""
+        return [(documents_table, _DOCUMENT_COLUMNS, self.documents),
+                (events_table, _EVENT_COLUMNS, self.events),
+                (sources_table, _SOURCE_COLUMNS, self.sources),
+                (mentions_table, _MENTION_COLUMNS, self.mentions)]
+
+
+def _batches(analyses: Iterable[Analysis]) -> Iterator[list[Analysis]]:
+    """Consecutive groups of at most BATCH_EVENTS events or BATCH_DOCUMENTS documents."""
+    pending: list[Analysis] = []
+    n_events = 0
+    for analysis in analyses:
+        pending.append(analysis)
+        n_events += len(analysis.events)
+        if n_events >= BATCH_EVENTS or len(pending) >= BATCH_DOCUMENTS:
+            yield pending
+            pending, n_events = [], 0
+    if pending:
+        yield pending
+
+
+def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _like_pattern(needle: str) -> str:
+    """A case-folded LIKE pattern matching ``needle`` anywhere, with LIKE's wildcards escaped."""
+    escaped = needle.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+_FTS_SYNTAX = re.compile(r'["*^():]|\b(AND|OR|NOT|NEAR)\b')
+
+
+def _fts_query(query: str) -> str:
+    """Plain words become quoted terms (so ``al-Sham`` or ``U.S.`` do not trip FTS5's parser);
+    a query that already uses FTS5 syntax (quotes, AND/OR/NOT, prefix*) is passed through as written."""
+    if _FTS_SYNTAX.search(query):
+        return query
+    return " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+
+
+def _as_list(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+# ------------------------------------------------------------------------------------------------ store
+
+class Store:
+    """Documents, events, mentions, attribution chains and errors in one SQL database.
+
+    ``Store()`` opens ``Settings().db_url`` (``sqlite:///tidings.db`` unless ``TIDINGS_DB`` says otherwise),
+    creating or migrating the schema. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, url: str | None = None, *, busy_timeout: float = 30.0) -> None:
+        self._url = url or Settings().db_url
+        self._busy_ms = int(busy_timeout * 1000)
+        self._engine = self._create_engine(self._url)
+        self._sqlite = self._engine.dialect.name == "sqlite"
+        self._fts = False
+        if self._sqlite:
+            self._install_sqlite_hooks()
+        self._open_schema()
+
+    # ---------------------------------------------------------------------------------------- opening
+
+    @staticmethod
+    def _create_engine(url: str) -> Engine:
+        try:
+            engine = sa.create_engine(url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"Cannot use database URL {url!r}: {exc}", code="E201",
+                             hint="Use a URL like sqlite:///path/to/tidings.db.") from exc
+        database = engine.url.database
+        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return engine
+
+    def _install_sqlite_hooks(self) -> None:
+        """PRAGMAs on every new connection, and transactions we control (BEGIN vs BEGIN IMMEDIATE)."""
+        busy_ms = self._busy_ms
+
+        @sa_event.listens_for(self._engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+                           f"busy_timeout={busy_ms}", "cache_size=-65536"):
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        @sa_event.listens_for(self._engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # A writer takes the write lock up front, so it waits (busy_timeout) rather than failing
+            # when another writer got there first half way through its transaction.
+            immediate = conn.get_execution_options().get("tidings_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def _open_schema(self) -> None:
+        """Create, check or migrate the schema. Reads first: opening must not wait behind a writer."""
+        with self._read() as conn:
+            version = self._stored_version(conn)
+            fts_present = self._sqlite and sa.inspect(conn).has_table("documents_fts")
+        if version == SCHEMA_VERSION and (fts_present or not self._sqlite):
+            self._fts = fts_present
+            return
+        self._check_not_newer(version)
+        with self._write() as conn:
+            version = self._stored_version(conn)   # again: another process may have done it meanwhile
+            self._check_not_newer(version)
+            if version is None:
+                self._check_not_foreign(conn)
+                metadata.create_all(conn)
+                conn.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif version < SCHEMA_VERSION:
+                self._migrate(conn, version)
+            self._fts = self._ensure_fts(conn)
+
+    @staticmethod
+    def _stored_version(conn: Connection) -> int | None:
+        if not sa.inspect(conn).has_table("meta"):
+            return None
+        value = conn.scalar(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version"))
+        return int(value) if value is not None else None
+
+    def _check_not_foreign(self, conn: Connection) -> None:
+        """A database with tables of its own but no tidings meta is someone else's: do not write into it."""
+        if sa.inspect(conn).get_table_names():
+            raise StoreError(f"The database {self._url} has tables but is not a tidings database.",
+                             code="E201", hint="Point --db / TIDINGS_DB at a new or a tidings file.")
+
+    def _check_not_newer(self, version: int | None) -> None:
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The database {self._url} has schema version {version}, newer than this tidings "
+                f"understands ({SCHEMA_VERSION}).", code="E202",
+                hint="Upgrade tidings (pip install -U tidings), or point TIDINGS_DB / --db at another file.")
+
+    def _migrate(self, conn: Connection, version: int) -> None:
+        for step in range(version, SCHEMA_VERSION):
+            migration = MIGRATIONS.get(step)
+            if migration is None:
+                raise StoreError(f"No migration from schema version {step} to {step + 1}.", code="E203",
+                                 hint="Export with the tidings that wrote it, then re-import into a new file.")
+            try:
+                migration(conn)
+            except SQLAlchemyError as exc:
+                raise StoreError(f"Migrating {self._url} from schema {step} to {step + 1} failed: {exc}",
+                                 code="E203", hint="Nothing was changed; please report this with the "
+                                 "message above.") from exc
+        conn.execute(meta_table.update().where(meta_table.c.key == "schema_version")
+                     .values(value=str(SCHEMA_VERSION)))
+
+    def _ensure_fts(self, conn: Connection) -> bool:
+        """Create the FTS5 index if missing. False (LIKE search) where SQLite was built without FTS5."""
+        if not self._sqlite:
+            return False
+        if sa.inspect(conn).has_table("documents_fts"):
+            return True
+        if not conn.exec_driver_sql("SELECT sqlite_compileoption_used('ENABLE_FTS5')").scalar():
+            return False
+        for ddl in _FTS_DDL:
+            conn.exec_driver_sql(ddl)
+        return True
+
+    # ---------------------------------------------------------------------------------- transactions
+
+    @contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        """Database errors become StoreErrors that say what to do."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                raise StoreError(f"The database {self._url} is busy: another process is writing to it.",
+                                 code="E204", hint="Try again when it finishes, or pass a longer "
+                                 "busy_timeout.") from exc
+            if " MATCH " in (exc.statement or ""):   # FTS5 rejected the user's query, not the database
+                raise InputError(f"The text query is not valid full-text syntax: {exc.orig}", code="E305",
+                                 hint='Quote phrases ("peace talks"); write AND / OR / NOT in capitals.'
+                                 ) from exc
+            raise StoreError(f"Could not {action} {self._url}: {exc.orig}", code="E206",
+                             hint="Check the path exists, is writable and has free space.") from exc
+        except IntegrityError as exc:
+            raise StoreError(f"Could not {action} {self._url}: conflicting records ({exc.orig}).",
+                             code="E205", hint="Event ids must be unique across documents.") from exc
+        except DatabaseError as exc:
+            raise StoreError(f"Could not {action} {self._url}: {exc.orig}", code="E201",
+                             hint="Is this a tidings database? Point --db / TIDINGS_DB at another "
+                             "file, or move this one aside.") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"Could not {action} {self._url}: {exc}", code="E207") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._translate("read"), self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._translate("write to"), self._engine.connect() as conn:
+            conn.execution_options(tidings_write=True)
+            with conn.begin():
+                yield conn
+
+    # ---------------------------------------------------------------------------------------- writing
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return self._stored_version(conn) or 0
+
+    def save(self, analysis: Analysis) -> None:
+        """Store one analysis in one transaction, replacing whatever was stored for its document."""
+        batch = _Batch([analysis])
+        with self._write() as conn:
+            self._write_batch(conn, batch)
+
+    def save_many(self, analyses: Iterable[Analysis]) -> int:
+        """Store analyses in batched transactions; return how many documents were saved.
+
+        A batch that hits a conflict is redone document by document: the conflicting ones are recorded in
+        the errors table (code E205) and skipped, the rest are saved.
+        """
+        return sum(self._save_batch(_Batch(chunk), chunk) for chunk in _batches(analyses))
+
+    def _save_batch(self, batch: _Batch, analyses: list[Analysis]) -> int:
+        try:
+            with self._write() as conn:
+                self._write_batch(conn, batch)
+            return len(batch.doc_ids)
+        except StoreError as exc:
+            if exc.code != "E205":
+                raise
+        return self._save_one_by_one(analyses)
+
+    def _save_one_by_one(self, analyses: list[Analysis]) -> int:
+        saved = 0
+        with self._write() as conn:
+            for analysis in analyses:
+                try:
+                    with conn.begin_nested():
+                        self._write_batch(conn, _Batch([analysis]))
+                    saved += 1
+                except IntegrityError as exc:
+                    doc = analysis.document
+                    self._insert_error(conn, doc.path or doc.url or doc.id, "E205",
+                                       f"Conflicting records, document not stored: {exc.orig}", doc.id)
+        return saved
+
+    def _write_batch(self, conn: Connection, batch: _Batch) -> None:
+        self._delete_documents(conn, batch.doc_ids)
+        for table, columns, rows in batch.tables():
+            self._insert(conn, table, columns, rows)
+        self._remember_names(conn, batch.names)
+        self._widen_max_span(conn, batch.max_span_days)
+        # Succeeding now makes earlier failures of the same document history, not news.
+        for chunk in _chunks(batch.doc_ids):
+            conn.execute(errors_table.delete().where(errors_table.c.doc_id.in_(chunk)))
+
+    def _insert(self, conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: list[Row]) -> None:
+        """executemany; on SQLite straight to the driver, about twice as fast as Core's per-row parameter
+        processing (the bulk-insert goal is 20k events/s)."""
+        if not rows:
+            return
+        if self._sqlite:
+            conn.exec_driver_sql(_insert_sql(table.name, columns), rows)
+        else:
+            conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+
+    @staticmethod
+    def _delete_documents(conn: Connection, doc_ids: Sequence[str]) -> None:
+        """Children first, explicitly: correct even where foreign keys are off, and set-based (fast)."""
+        ev = events_table.c
+        for chunk in _chunks(doc_ids):
+            event_ids = sa.select(ev.id).where(ev.doc_id.in_(chunk))
+            conn.execute(sources_table.delete().where(sources_table.c.event_id.in_(event_ids)))
+            conn.execute(events_table.delete().where(ev.doc_id.in_(chunk)))
+            conn.execute(mentions_table.delete().where(mentions_table.c.doc_id.in_(chunk)))
+            conn.execute(documents_table.delete().where(documents_table.c.id.in_(chunk)))
+
+    def _remember_names(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        upsert = _INSERT_IGNORING.get(self._engine.dialect.name)
+        if upsert is not None:
+            conn.execute(upsert(names_table).on_conflict_do_nothing(), rows)
+            return
+        known = {(r.kind, r.name) for r in conn.execute(sa.select(names_table.c.kind, names_table.c.name))}
+        new = [r for r in rows if (r["kind"], r["name"]) not in known]
+        if new:
+            conn.execute(names_table.insert(), new)
+
+    def _widen_max_span(self, conn: Connection, days: int) -> None:
+        """Only ever grows (a stale larger value is still correct); the write lock makes read-then-write safe."""
+        stored = conn.scalar(sa.select(meta_table.c.value).where(meta_table.c.key == "max_span_days"))
+        if stored is None:
+            conn.execute(meta_table.insert().values(key="max_span_days", value=str(days)))
+        elif days > int(stored):
+            conn.execute(meta_table.update().where(meta_table.c.key == "max_span_days").values(value=str(days)))
+
+    def record_error(self, ref: str, code: str, message: str, doc_id: str | None = None) -> None:
+        """Remember that ``ref`` (a path, URL or doc id) failed, so the batch can go on and report later."""
+        with self._write() as conn:
+            self._insert_error(conn, ref, code, message, doc_id)
+
+    @staticmethod
+    def _insert_error(conn: Connection, ref: str, code: str, message: str, doc_id: str | None) -> None:
+        conn.execute(errors_table.insert().values(
+            ref=ref, code=code, message=message, doc_id=doc_id,
+            created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)))
+
+    # ---------------------------------------------------------------------------------------- reading
+
+    def errors(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent errors first, as plain dicts (``created_at`` as ISO 8601 UTC)."""
+        stmt = sa.select(errors_table).order_by(errors_table.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        for row in rows:
+            row["created_at"] = row["created_at"].isoformat() + "Z"
+        return rows
+
+    def has_document(self, doc_id: str) -> bool:
+        stmt = sa.select(documents_table.c.key).where(documents_table.c.id == doc_id)
+        with self._read() as conn:
+            return conn.scalar(stmt) is not None
+
+    def document(self, doc_id: str) -> Document | None:
+        stmt = sa.select(documents_table).where(documents_table.c.id == doc_id)
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        return _document_from_row(row) if row else None
+
+    def documents(self, limit: int = 100, offset: int = 0) -> list[Document]:
+        """Documents in the order they were stored."""
+        stmt = sa.select(documents_table).order_by(documents_table.c.key).limit(limit).offset(offset)
+        with self._read() as conn:
+            return [_document_from_row(r) for r in conn.execute(stmt)]
+
+    def analysis(self, doc_id: str) -> Analysis | None:
+        """Everything stored for one document, as the Analysis that was saved."""
+        doc_stmt = sa.select(documents_table).where(documents_table.c.id == doc_id)
+        ev_stmt = (sa.select(events_table.c.data).where(events_table.c.doc_id == doc_id)
+                   .order_by(events_table.c.position))
+        m = mentions_table.c
+        men_stmt = sa.select(mentions_table).where(m.doc_id == doc_id).order_by(m.id)
+        with self._read() as conn:
+            row = conn.execute(doc_stmt).first()
+            if row is None:
+                return None
+            events = [Event.model_validate_json(d) for d in conn.scalars(ev_stmt)]
+            mentions = [_mention_from_row(r) for r in conn.execute(men_stmt)]
+        return Analysis(document=_document_from_row(row), events=events, mentions=mentions,
+                        document_chain=[Source.model_validate(s) for s in json.loads(row.chain)],
+                        warnings=json.loads(row.warnings))
+
+    def event(self, event_id: str) -> Event | None:
+        stmt = sa.select(events_table.c.data).where(events_table.c.id == event_id)
+        with self._read() as conn:
+            data = conn.scalar(stmt)
+        return Event.model_validate_json(data) if data else None
+
+    def events(self, *, type: str | Sequence[str] | None = None, actor: str | None = None,
+               country: str | None = None, place: str | None = None, since: dt.date | None = None,
+               until: dt.date | None = None, modality: str | Sequence[str] | None = None,
+               source: str | None = None, text: str | None = None, doc_id: str | None = None,
+               limit: int | None = None, offset: int = 0) -> list[Event]:
+        """Events matching every filter given, newest first (undated last).
+
+        ``actor``: code prefix or case-insensitive name substring, source or target. ``country``: ISO3 (or
+        ISO2) of either actor or the place. ``place``: place name, case-insensitive (digits: a geonameid).
+        ``since``/``until``: the event's date range overlaps them; undated events are left out.
+        ``modality``: one or several of :data:`tidings.records.MODALITIES`. ``source``: substring of any
+        attribution link's name. ``text``: full-text match on the event's document.
+        """
+        filters: EventFilters = {"type": type, "actor": actor, "country": country, "place": place,
+                                 "since": since, "until": until, "modality": modality, "source": source,
+                                 "text": text, "doc_id": doc_id}
+        with self._read() as conn:
+            stmt = self._select_events(conn, filters, wanted=None if limit is None else limit + offset)
+            stmt = stmt.limit(limit).offset(offset) if limit is not None else stmt.offset(offset)
+            return [Event.model_validate_json(d) for d in conn.scalars(stmt)]
+
+    def count_events(self, **filters: Unpack[EventFilters]) -> int:
+        """How many events :meth:`events` would return with the same filters and no limit."""
+        with self._read() as conn:
+            terms, dates = self._where(conn, filters)
+            stmt = sa.select(sa.func.count()).select_from(events_table).where(*terms, *dates)
+            return int(conn.scalar(stmt) or 0)
+
+    def iter_events(self, **filters: Unpack[EventFilters]) -> Iterator[Event]:
+        """Stream matching events in :meth:`events` order, in constant memory (for exports).
+
+        Holds a read transaction until exhausted or closed: it sees the database as it was when it started.
+        """
+        with self._read() as conn:
+            stmt = self._select_events(conn, filters, wanted=None)
+            for data in conn.execution_options(yield_per=1000).scalars(stmt):
+                yield Event.model_validate_json(data)
+
+    def search(self, query: str, limit: int = 20) -> list[tuple[Document, str]]:
+        """Documents matching ``query`` (FTS5 syntax allowed), best first, each with a text snippet."""
+        if not query.strip():
+            return []
+        d = documents_table
+        if self._fts:
+            snippet = sa.func.snippet(sa.literal_column("documents_fts"), -1, *SNIPPET_MARKS, "…", 16)
+            stmt = (sa.select(d, snippet.label("snippet"))
+                    .join(fts_table, fts_table.c.rowid == d.c.key)
+                    .where(sa.literal_column("documents_fts").op("MATCH")(_fts_query(query)))
+                    .order_by(sa.literal_column("rank")).limit(limit))
+        else:
+            stmt = (sa.select(d, sa.func.substr(d.c.text, 1, 200).label("snippet"))
+                    .where(self._text_like(query)).order_by(d.c.key).limit(limit))
+        with self._read() as conn:
+            return [(_document_from_row(r), r.snippet) for r in conn.execute(stmt)]
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for a status line or dashboard, cheap on millions of events (each answered from an index).
+
+        ``first_date`` / ``last_date`` are the earliest and latest event *start* dates.
+        """
+        e = events_table.c
+        counts = {name: sa.select(sa.func.count()).select_from(table) for name, table in (
+            ("documents", documents_table), ("events", events_table), ("mentions", mentions_table),
+            ("sources", sources_table), ("errors", errors_table))}
+        with self._read() as conn:
+            result: dict[str, Any] = {"url": self._url, "schema_version": self._stored_version(conn),
+                                      "full_text_search": self._fts}
+            result.update({name: int(conn.scalar(stmt) or 0) for name, stmt in counts.items()})
+            result["events_by_type"] = dict(conn.execute(  # type: ignore[arg-type]
+                sa.select(e.type, sa.func.count()).group_by(e.type).order_by(e.type)).all())
+            result["events_by_modality"] = dict(conn.execute(  # type: ignore[arg-type]
+                sa.select(e.modality, sa.func.count()).group_by(e.modality).order_by(e.modality)).all())
+            first = conn.scalar(sa.select(sa.func.min(e.date_start)))
+            last = conn.scalar(sa.select(sa.func.max(e.date_start)))   # indexed; date_end is not
+        result["first_date"] = first.isoformat() if first else None
+        result["last_date"] = last.isoformat() if last else None
+        return result
+
+    # ---------------------------------------------------------------------------------------- filters
+
+    def _select_events(self, conn: Connection, filters: EventFilters, wanted: int | None) -> sa.Select[Any]:
+        """Matching events' JSON, newest first, with the cheaper of two plans on SQLite.
+
+        SQLite's planner collects *every* row matching the filter indexes, then sorts, even for a page of
+        100: fine for a rare actor, ~1 s for a common one at a million events. When a capped probe finds
+        many matches, the filters are rewritten so the planner walks the date index in order instead and
+        stops after one page (see ``_where(walk=True)``). Both plans return the same rows.
+        """
+        terms, dates = self._where(conn, filters, walk=False)
+        if terms and self._dense(conn, filters, wanted):
+            terms, dates = self._where(conn, filters, walk=True)
+        start = events_table.c.date_start
+        order: list[sa.ColumnElement[Any]]
+        if self._sqlite:
+            # DESC already puts NULLs last, and rowid is the last key of every index on date_start: the
+            # whole order comes from the index, with no sort even within a busy day.
+            order = [start.desc(), sa.literal_column("events.rowid").desc()]
+        else:
+            order = [start.desc().nulls_last(), events_table.c.id]
+        return sa.select(events_table.c.data).where(*terms, *dates).order_by(*order)
+
+    def _dense(self, conn: Connection, filters: EventFilters, wanted: int | None) -> bool:
+        """Does every selective-looking filter match at least ~sqrt(wanted × events) rows? Then walking the
+        date index finds a page sooner than collecting and sorting all matches.
+
+        Each filter is probed on its own, index-only where it can be, and capped: one sparse filter is enough
+        to keep the index plan, and the cap bounds the probe's cost (a few ms at a million events).
+        """
+        if not self._sqlite or filters.get("doc_id"):
+            return False
+        probes = self._probes(filters)
+        if not probes:
+            return False   # type, modality, dates: their (x, date_start) indexes come in date order already
+        n_events = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar() or 0
+        cap = max(_DENSE_MIN, min(int(math.sqrt((wanted or n_events) * n_events)), _DENSE_MAX))
+        for probe in probes:
+            found = conn.scalar(sa.select(sa.func.count()).select_from(probe.limit(cap).subquery())) or 0
+            if found < cap:
+                return False
+        return True
+
+    def _probes(self, f: EventFilters) -> list[sa.Select[Any]]:
+        """One capped row source per filter that decides the plan, most likely sparse first."""
+        one = sa.literal(1)
+        on_events = sa.select(one).select_from(events_table)
+        probes = []
+        if f.get("place"):
+            probes.append(on_events.where(_place_clause(str(f["place"]))))
+        if f.get("source"):   # link rows, an upper bound on events: index-only on ix_sources_name
+            probes.append(sa.select(one).select_from(sources_table)
+                          .where(sources_table.c.name.in_(_names_like("source", str(f["source"])))))
+        if f.get("text"):
+            probes.append(on_events.where(events_table.c.doc_id.in_(self._text_doc_ids(str(f["text"])))))
+        if f.get("actor"):
+            probes.append(on_events.where(_actor_clause(str(f["actor"]))))
+        if f.get("country"):
+            probes.append(on_events.where(_country_clause(str(f["country"]))))
+        return probes
+
+    def _where(self, conn: Connection, f: EventFilters, *, walk: bool = False
+               ) -> tuple[list[sa.ColumnElement[bool]], list[sa.ColumnElement[bool]]]:
+        """(filter terms, date terms) for :meth:`_select_events`'s two plans.
+
+        ``walk=False``: terms the planner can drive from their indexes. ``walk=True``: the date index drives
+        (type and modality keep their (x, date_start) indexes, which come in date order too); other terms
+        are hidden from the planner (``coalesce``) or checked per row (EXISTS), cheap on an index walk.
+        """
+        e = events_table.c
+        where: list[sa.ColumnElement[bool]] = []
+        if f.get("type"):
+            where.append(e.type.in_([t.upper() for t in _as_list(f["type"] or [])]))
+        if f.get("modality"):
+            where.append(e.modality.in_(_modalities(f["modality"] or [])))
+        if f.get("doc_id"):
+            where.append(e.doc_id == f["doc_id"])
+        opaque = _opaque if walk else _as_is
+        if f.get("actor"):
+            where.append(opaque(_actor_clause(str(f["actor"]))))
+        if f.get("country"):
+            where.append(opaque(_country_clause(str(f["country"]))))
+        if f.get("place"):
+            where.append(opaque(_place_clause(str(f["place"]))))
+        if f.get("source"):
+            where.append(_source_clause(str(f["source"]), per_row=walk))
+        if f.get("text"):
+            where.append(opaque(e.doc_id.in_(self._text_doc_ids(str(f["text"])))))
+        since, until = f.get("since"), f.get("until")
+        span = self._max_span(conn) if since else 0
+        return where, _date_clauses(since, until, span)
+
+    @staticmethod
+    def _max_span(conn: Connection) -> int:
+        value = conn.scalar(sa.select(meta_table.c.value).where(meta_table.c.key == "max_span_days"))
+        return int(value) if value is not None else 0
+
+    def _text_doc_ids(self, query: str) -> sa.Select[Any]:
+        d = documents_table
+        if not self._fts:
+            return sa.select(d.c.id).where(self._text_like(query))
+        return (sa.select(d.c.id).join(fts_table, fts_table.c.rowid == d.c.key)
+                .where(sa.literal_column("documents_fts").op("MATCH")(_fts_query(query))))
+
+    @staticmethod
+    def _text_like(query: str) -> sa.ColumnElement[bool]:
+        pattern = _like_pattern(query)
+        return sa.or_(documents_table.c.title.ilike(pattern, escape="\\"),
+                      documents_table.c.text.ilike(pattern, escape="\\"))
+
+    # ---------------------------------------------------------------------------------------- closing
+
+    def close(self) -> None:
+        """Let SQLite refresh its planner statistics where useful, then release every connection."""
+        if self._sqlite:
+            try:
+                with self._engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA optimize")
+            except SQLAlchemyError:
+                pass  # a busy or read-only database only misses a planner refresh
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self._url!r})"
+
+
+# ---------------------------------------------------------------------------------------- filter helpers
+
+def _names_like(kind: str, needle: str) -> sa.Select[Any]:
+    n = names_table.c
+    return sa.select(n.name).where(n.kind == kind, n.folded.like(_like_pattern(needle), escape="\\"))
+
+
+def _opaque(clause: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """The same test, invisible to SQLite's index selection (a function of the term is not indexable)."""
+    return sa.func.coalesce(clause, sa.false(), type_=sa.Boolean)
+
+
+def _as_is(clause: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    return clause
+
+
+def _source_clause(source: str, *, per_row: bool) -> sa.ColumnElement[bool]:
+    """Events with a chain link named like ``source``: from the sources index (few matches), or checked
+    per event through the sources primary key (many matches, date-index walk)."""
+    s = sources_table.c
+    named = s.name.in_(_names_like("source", source))
+    if per_row:
+        return sa.exists().where(s.event_id == events_table.c.id, named)
+    return events_table.c.id.in_(sa.select(s.event_id).where(named))
+
+
+def _actor_clause(actor: str) -> sa.ColumnElement[bool]:
+    e = events_table.c
+    names = _names_like("actor", actor)
+    code = actor.strip().upper()
+    # A prefix as a range, not LIKE: LIKE 'IRN%' cannot use an index under SQLite's default NOCASE LIKE.
+    upper = code[:-1] + chr(ord(code[-1]) + 1) if code else code
+    return sa.or_(sa.and_(e.source_code >= code, e.source_code < upper),
+                  sa.and_(e.target_code >= code, e.target_code < upper),
+                  e.source_name.in_(names), e.target_name.in_(names))
+
+
+def _country_clause(country: str) -> sa.ColumnElement[bool]:
+    e = events_table.c
+    code = country.strip().upper()
+    if len(code) == 2:
+        iso3 = _iso3(code)
+        if iso3 is None:
+            return e.place_country == code
+        code = iso3
+    if len(code) != 3:
+        raise InputError(f"{country!r} is not a country code.", code="E306",
+                         hint="Use an ISO 3166 code: SYR or SY.")
+    return sa.or_(e.source_country == code, e.target_country == code, e.place_country3 == code)
+
+
+def _place_clause(place: str) -> sa.ColumnElement[bool]:
+    e = events_table.c
+    if place.strip().isdigit():
+        return e.place_geonameid == int(place)
+    n = names_table.c
+    same = sa.select(n.name).where(n.kind == "place", n.folded == place.strip().casefold())
+    return e.place_name.in_(same)
+
+
+def _date_clauses(since: dt.date | None, until: dt.date | None, max_span_days: int
+                  ) -> list[sa.ColumnElement[bool]]:
+    """Overlap of [date_start, date_end] with [since, until]. Undated events fail every comparison.
+
+    ``date_end >= since`` alone cannot use the date_start index; no event is longer than the longest span
+    ever stored, so ``date_start >= since - max_span`` is implied and bounds the index range.
+    """
+    e = events_table.c
+    if since and until and since > until:
+        raise InputError(f"since ({since}) is after until ({until}).", code="E307",
+                         hint="Swap them, or leave one out.")
+    clauses: list[sa.ColumnElement[bool]] = []
+    if since:
+        clauses += [e.date_start >= since - dt.timedelta(days=max_span_days), e.date_end >= since]
+    if until:
+        clauses.append(e.date_start <= until)
+    return clauses
+
+
+def _modalities(value: str | Sequence[str]) -> list[str]:
+    wanted = [m.lower() for m in _as_list(value)]
+    unknown = [m for m in wanted if m not in MODALITIES]
+    if unknown:
+        raise InputError(f"Unknown modality {', '.join(unknown)}.", code="E304",
+                         hint=f"Use one of: {', '.join(MODALITIES)}.")
+    return wanted
+
+
+# ---------------------------------------------------------------------------------------- row → record
+
+def _document_from_row(row: sa.Row[Any]) -> Document:
+    return Document(id=row.id, text=row.text, title=row.title, url=row.url, outlet=row.outlet,
+                    published=row.published, published_inferred=bool(row.published_inferred),
+                    language=row.language, source_kind=row.source_kind, path=row.path,
+                    meta=json.loads(row.meta))
+
+
+def _mention_from_row(row: sa.Row[Any]) -> Mention:
+    return Mention.model_validate({
+        "kind": row.kind, "label": row.label, "sentence": row.sentence, "value": json.loads(row.value),
+        "span": {"start": row.span_start, "end": row.span_end, "text": row.span_text}})
