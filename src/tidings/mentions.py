@@ -258,6 +258,8 @@ class DocContext:
             while head is not None and head.ent_type_ in PLACE_LABELS and head.dep_ == "pobj":
                 head = head.head.head
             return self.actor_at(head) if head is not None else None
+        if token.lower_ in ("we", "i", "us", "me"):
+            return None  # the speaker's own side: left open rather than guessed from earlier subjects
         speaker = _reporting_subject(token)
         if speaker is not None:
             # "officials informed journalists that they evacuated …": they = the officials

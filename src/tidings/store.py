@@ -14,6 +14,9 @@ Why it looks the way it does:
 * **Small name tables** (``names``) hold each distinct actor, place and source name with its case-folded
   form. Substring and case-insensitive filters run over these few thousand rows, then use the indexes on
   the big tables, instead of scanning millions of events.
+* **Query plans chosen by counting.** SQLite cannot tell a filter matching 50 events from one matching
+  200,000; capped probes can (a few ms), and :meth:`Store._plan` then drives the query from the sparse
+  filter's index or walks the date index newest first. Pages of 100 stay within ~20 ms at 1M events.
 * **SQLite specifics are fenced.** PRAGMAs, ``BEGIN IMMEDIATE`` and FTS5 live behind ``self._sqlite``;
   other dialects (PostgreSQL is planned) get the same tables and a LIKE-based text search.
 """
@@ -51,7 +54,7 @@ MIGRATIONS: dict[int, Migration] = {}
 
 BATCH_EVENTS = 20_000         # flush a save_many batch after this many events ...
 BATCH_DOCUMENTS = 2_000       # ... or this many documents, whichever comes first
-_DENSE_MIN, _DENSE_MAX = 1_000, 50_000   # bounds of the probe that picks a query plan (Store._dense)
+_DENSE_MIN, _DENSE_MAX = 1_000, 50_000   # bounds of the probes that pick a query plan (Store._plan)
 _IN_CHUNK = 500               # ids per IN (...) list: well under every backend's parameter limit
 SNIPPET_MARKS = ("«", "»")    # not [ ]: rich would read those as markup in the terminal
 
@@ -363,6 +366,7 @@ def _like_pattern(needle: str) -> str:
     return f"%{escaped}%"
 
 
+_FTS_QUERY_ERROR = re.compile(r"fts5|unterminated string|malformed MATCH|unknown special query")
 _FTS_SYNTAX = re.compile(r'["*^():]|\b(AND|OR|NOT|NEAR)\b')
 
 
@@ -513,7 +517,7 @@ class Store:
                 raise StoreError(f"The database {self._url} is busy: another process is writing to it.",
                                  code="E204", hint="Try again when it finishes, or pass a longer "
                                  "busy_timeout.") from exc
-            if " MATCH " in (exc.statement or ""):   # FTS5 rejected the user's query, not the database
+            if _FTS_QUERY_ERROR.search(str(exc.orig)):   # FTS5 rejected the user's query, not the database
                 raise InputError(f"The text query is not valid full-text syntax: {exc.orig}", code="E305",
                                  hint='Quote phrases ("peace talks"); write AND / OR / NOT in capitals.'
                                  ) from exc
@@ -727,9 +731,9 @@ class Store:
     def count_events(self, **filters: Unpack[EventFilters]) -> int:
         """How many events :meth:`events` would return with the same filters and no limit."""
         with self._read() as conn:
-            terms, dates = self._where(conn, filters)
-            stmt = sa.select(sa.func.count()).select_from(events_table).where(*terms, *dates)
-            return int(conn.scalar(stmt) or 0)
+            plan = self._plan(conn, filters, wanted=100)
+            where = self._where(conn, filters, plan="auto" if plan == "walk" else plan)
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(events_table).where(*where)) or 0)
 
     def iter_events(self, **filters: Unpack[EventFilters]) -> Iterator[Event]:
         """Stream matching events in :meth:`events` order, in constant memory (for exports).
@@ -784,16 +788,8 @@ class Store:
     # ---------------------------------------------------------------------------------------- filters
 
     def _select_events(self, conn: Connection, filters: EventFilters, wanted: int | None) -> sa.Select[Any]:
-        """Matching events' JSON, newest first, with the cheaper of two plans on SQLite.
-
-        SQLite's planner collects *every* row matching the filter indexes, then sorts, even for a page of
-        100: fine for a rare actor, ~1 s for a common one at a million events. When a capped probe finds
-        many matches, the filters are rewritten so the planner walks the date index in order instead and
-        stops after one page (see ``_where(walk=True)``). Both plans return the same rows.
-        """
-        terms, dates = self._where(conn, filters, walk=False)
-        if terms and self._dense(conn, filters, wanted):
-            terms, dates = self._where(conn, filters, walk=True)
+        """Matching events' JSON, newest first, by the plan :meth:`_plan` picks (same rows whatever the plan)."""
+        where = self._where(conn, filters, plan=self._plan(conn, filters, wanted))
         start = events_table.c.date_start
         order: list[sa.ColumnElement[Any]]
         if self._sqlite:
@@ -802,76 +798,83 @@ class Store:
             order = [start.desc(), sa.literal_column("events.rowid").desc()]
         else:
             order = [start.desc().nulls_last(), events_table.c.id]
-        return sa.select(events_table.c.data).where(*terms, *dates).order_by(*order)
+        return sa.select(events_table.c.data).where(*where).order_by(*order)
 
-    def _dense(self, conn: Connection, filters: EventFilters, wanted: int | None) -> bool:
-        """Does every selective-looking filter match at least ~sqrt(wanted × events) rows? Then walking the
-        date index finds a page sooner than collecting and sorting all matches.
+    def _plan(self, conn: Connection, filters: EventFilters, wanted: int | None) -> str:
+        """How to run a filtered query on SQLite: ``"auto"``, ``"walk"``, or the name of the filter to drive from.
 
-        Each filter is probed on its own, index-only where it can be, and capped: one sparse filter is enough
-        to keep the index plan, and the cap bounds the probe's cost (a few ms at a million events).
+        SQLite's planner knows nothing of how many rows a filter matches. Left alone it collects every row
+        matching an OR of indexes and sorts them all for a page of 100 (~1 s for a common actor at a million
+        events), or walks 50k events of one type to find the 70 whose document matches a rare word. So each
+        filter that can decide is probed on its own, capped at ~sqrt(wanted × events) rows (a few ms):
+
+        * a filter under the cap is sparse: the query drives from its index alone (others are hidden from
+          the planner), fetching and sorting at most the cap;
+        * if all are over the cap, matches are dense: walk the date index newest first and stop after a
+          page, checking filters per row.
         """
         if not self._sqlite or filters.get("doc_id"):
-            return False
+            return "auto"
         probes = self._probes(filters)
         if not probes:
-            return False   # type, modality, dates: their (x, date_start) indexes come in date order already
+            return "auto"   # type, modality, dates: their (x, date_start) indexes come in date order already
         n_events = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar() or 0
         cap = max(_DENSE_MIN, min(int(math.sqrt((wanted or n_events) * n_events)), _DENSE_MAX))
-        for probe in probes:
+        for name, probe in probes.items():
             found = conn.scalar(sa.select(sa.func.count()).select_from(probe.limit(cap).subquery())) or 0
             if found < cap:
-                return False
-        return True
+                return name
+        return "walk"
 
-    def _probes(self, f: EventFilters) -> list[sa.Select[Any]]:
-        """One capped row source per filter that decides the plan, most likely sparse first."""
+    def _probes(self, f: EventFilters) -> dict[str, sa.Select[Any]]:
+        """One row source per filter that can decide the plan, the likely sparse first. Index-only where
+        possible; ``source`` counts chain links, an upper bound on events."""
         one = sa.literal(1)
         on_events = sa.select(one).select_from(events_table)
-        probes = []
-        if f.get("place"):
-            probes.append(on_events.where(_place_clause(str(f["place"]))))
-        if f.get("source"):   # link rows, an upper bound on events: index-only on ix_sources_name
-            probes.append(sa.select(one).select_from(sources_table)
-                          .where(sources_table.c.name.in_(_names_like("source", str(f["source"])))))
+        probes: dict[str, sa.Select[Any]] = {}
         if f.get("text"):
-            probes.append(on_events.where(events_table.c.doc_id.in_(self._text_doc_ids(str(f["text"])))))
+            probes["text"] = on_events.where(events_table.c.doc_id.in_(self._text_doc_ids(str(f["text"]))))
+        if f.get("place"):
+            probes["place"] = on_events.where(_place_clause(str(f["place"])))
+        if f.get("source"):
+            probes["source"] = (sa.select(one).select_from(sources_table)
+                                .where(sources_table.c.name.in_(_names_like("source", str(f["source"])))))
         if f.get("actor"):
-            probes.append(on_events.where(_actor_clause(str(f["actor"]))))
+            probes["actor"] = on_events.where(_actor_clause(str(f["actor"])))
         if f.get("country"):
-            probes.append(on_events.where(_country_clause(str(f["country"]))))
+            probes["country"] = on_events.where(_country_clause(str(f["country"])))
         return probes
 
-    def _where(self, conn: Connection, f: EventFilters, *, walk: bool = False
-               ) -> tuple[list[sa.ColumnElement[bool]], list[sa.ColumnElement[bool]]]:
-        """(filter terms, date terms) for :meth:`_select_events`'s two plans.
-
-        ``walk=False``: terms the planner can drive from their indexes. ``walk=True``: the date index drives
-        (type and modality keep their (x, date_start) indexes, which come in date order too); other terms
-        are hidden from the planner (``coalesce``) or checked per row (EXISTS), cheap on an index walk.
-        """
+    def _where(self, conn: Connection, f: EventFilters, *, plan: str = "auto") -> list[sa.ColumnElement[bool]]:
+        """The WHERE terms for ``plan`` (see :meth:`_plan`): the same test in every plan, only what the
+        planner may use an index for changes. A hidden term is wrapped in ``coalesce`` (a function of a
+        term is not indexable); ``source`` becomes a per-row EXISTS on the sources key when not driving."""
         e = events_table.c
-        where: list[sa.ColumnElement[bool]] = []
+        terms: dict[str, sa.ColumnElement[bool]] = {}
         if f.get("type"):
-            where.append(e.type.in_([t.upper() for t in _as_list(f["type"] or [])]))
+            terms["type"] = e.type.in_([t.upper() for t in _as_list(f["type"] or [])])
         if f.get("modality"):
-            where.append(e.modality.in_(_modalities(f["modality"] or [])))
+            terms["modality"] = e.modality.in_(_modalities(f["modality"] or []))
         if f.get("doc_id"):
-            where.append(e.doc_id == f["doc_id"])
-        opaque = _opaque if walk else _as_is
+            terms["doc_id"] = e.doc_id == f["doc_id"]
         if f.get("actor"):
-            where.append(opaque(_actor_clause(str(f["actor"]))))
+            terms["actor"] = _actor_clause(str(f["actor"]))
         if f.get("country"):
-            where.append(opaque(_country_clause(str(f["country"]))))
+            terms["country"] = _country_clause(str(f["country"]))
         if f.get("place"):
-            where.append(opaque(_place_clause(str(f["place"]))))
+            terms["place"] = _place_clause(str(f["place"]))
         if f.get("source"):
-            where.append(_source_clause(str(f["source"]), per_row=walk))
+            terms["source"] = _source_clause(str(f["source"]), per_row=plan not in ("auto", "source"))
         if f.get("text"):
-            where.append(opaque(e.doc_id.in_(self._text_doc_ids(str(f["text"])))))
+            terms["text"] = e.doc_id.in_(self._text_doc_ids(str(f["text"])))
         since, until = f.get("since"), f.get("until")
-        span = self._max_span(conn) if since else 0
-        return where, _date_clauses(since, until, span)
+        if since or until:
+            terms["dates"] = sa.and_(*_date_clauses(since, until, self._max_span(conn) if since else 0))
+        if plan == "auto":
+            return list(terms.values())
+        # walk: the date index drives; type and modality keep their (x, date_start) indexes, in date order too.
+        visible = {"type", "modality", "doc_id", "dates"} if plan == "walk" else {plan}
+        return [t if name in visible else _opaque(t) for name, t in terms.items()]
 
     @staticmethod
     def _max_span(conn: Connection) -> int:
