@@ -19,10 +19,9 @@ KNOWN = {line.split("#")[0].strip() for line in
 MIN_PASS_RATE = 0.84
 
 
-def _params():
-    for case in CASES:
-        marks = [pytest.mark.xfail(strict=True, reason="known failure")] if case["id"] in KNOWN else []
-        yield pytest.param(case, id=case["id"], marks=marks)
+def _params() -> list:
+    strict_xfail = [pytest.mark.xfail(strict=True, reason="known failure")]
+    return [pytest.param(c, id=c["id"], marks=strict_xfail if c["id"] in KNOWN else []) for c in CASES]
 
 
 @pytest.fixture(scope="module")

@@ -57,6 +57,7 @@ class Cues:
     conditional_markers: frozenset[str] = frozenset()
     future_nouns: frozenset[str] = frozenset()
     accusation_verbs: frozenset[str] = frozenset()
+    hedging_speech: frozenset[str] = frozenset()     # "claimed", "alleged": what follows is not established
     non_agent_subjects: frozenset[str] = frozenset()
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -129,6 +130,8 @@ def load_cues(data_dir: Path = DATA_DIR) -> Cues:
         conditional_markers=frozenset(m for m in _words(data, "conditional") if " " not in m),
         future_nouns=_words(data, "future_nouns"),
         accusation_verbs=_words(data, "accusation_verbs"),
+        hedging_speech=frozenset(w.lower() for w in data.get("reporting_verbs", {}).get("hedging", []))
+        if isinstance(data.get("reporting_verbs"), dict) else frozenset(),
         non_agent_subjects=_words(data, "non_agent_subjects"),
     )
 

@@ -45,6 +45,8 @@ _LIGHT_NOUN_GOVERNORS_DEPS = ("dobj", "nsubjpass", "pobj", "attr", "conj")
 _PLACE_NOUNS = frozenset({"city", "town", "village", "country", "area", "territory", "region", "capital", "province"})
 _PLACE_OBJECT = "@place"
 _PLACE_LABELS = ("GPE", "LOC", "FAC")
+_QUANTITY_NOUNS = frozenset({"dollar", "euro", "pound", "yuan", "rouble", "ruble", "worth", "million", "billion",
+                             "tonne", "ton", "dozen", "hundred", "thousand", "ten"})
 _ANY_PREP = ("to", "from", "into", "of", "on", "for", "with", "against", "at", "in", "out", "over", "off", "upon")
 
 
@@ -70,6 +72,7 @@ class TriggerTable:
     def __init__(self, rows: list[Trigger], mode_modifiers: dict[str, dict[str, str]] | None = None,
                  type_modifiers: dict[str, dict[str, list[str]]] | None = None):
         self.mode_modifiers = mode_modifiers or {}
+        self.transparent: frozenset[str] = _QUANTITY_NOUNS
         self.type_modifiers = type_modifiers or {}
         index: dict[tuple[str, str], list[Trigger]] = defaultdict(list)
         for row in rows:
@@ -100,7 +103,10 @@ class TriggerTable:
                     prep=(r.get("prep") or None), weight=float(r.get("weight", 1.0)),
                 ))
         plover = json.loads((data_dir / "plover.json").read_text("utf-8"))
-        return cls(rows, plover.get("mode_modifiers", {}), plover.get("type_modifiers", {}))
+        cues = json.loads((data_dir / "cues.json").read_text("utf-8"))
+        table = cls(rows, plover.get("mode_modifiers", {}), plover.get("type_modifiers", {}))
+        table.transparent = frozenset(cues.get("transparent_nouns", {}).get("lemmas", [])) | _QUANTITY_NOUNS
+        return table
 
     def refine(self, token: Token, rule: Trigger) -> Trigger:
         """Type and mode from the words around a trigger: "hunger strike" → PROTEST, "drones struck" → drone."""
@@ -127,6 +133,9 @@ class TriggerTable:
         if not patterns:
             return None
         found = _objects(token)
+        # "5 million dollars of aid", "dozens of rockets": the noun after "of" is what is given or fired.
+        found += [g for o in found if o.lemma_.lower() in self.transparent for c in o.children
+                  if c.dep_ == "prep" and c.lower_ == "of" for g in c.children if g.dep_ == "pobj"]
         objects = {o.lemma_.lower() for o in found}
         if any(o.ent_type_ in _PLACE_LABELS for o in found):
             objects.add(_PLACE_OBJECT)

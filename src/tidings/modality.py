@@ -48,8 +48,8 @@ def governors(trigger: Token, cues: Cues) -> Iterator[Token]:
         head = token.head
         lemma = head.lemma_.lower()
         if head.pos_ in ("VERB", "AUX") and lemma in cues.reporting_verbs and lemma not in cues.accusation_verbs:
-            if lemma in cues.negating_verbs:
-                yield head  # "denied that its soldiers had executed civilians"
+            if lemma in cues.negating_verbs or lemma in cues.hedging_speech:
+                yield head  # "denied that its soldiers had executed civilians", "claimed that …"
             return
         token = head
         seen += 1
@@ -146,7 +146,8 @@ def _hedged(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | No
         for child in token.children:
             if child.dep_ in ("aux", "advmod") and child.lower_ in cues.hedge_words:
                 return "hedged", child
-        if token is not chain[0] and token.lemma_.lower() in cues.hedge_verbs:
+        if token is not chain[0] and (token.lemma_.lower() in cues.hedge_verbs
+                                      or token.lemma_.lower() in cues.hedging_speech):
             return "hedged", token
     return None, None
 
