@@ -11,6 +11,11 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy
+from spacy.attrs import DEP, POS
+from spacy.symbols import PROPN as _PROPN
+from spacy.symbols import appos as _APPOS
+from spacy.symbols import pobj as _POBJ
 from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
@@ -151,8 +156,12 @@ class DocContext:
         locative preposition ("withdrew from Wad Madani", "near Djibo") or "the town of Kidal"."""
         doc = self.doc
         found: list[SpacySpan] = []
-        for token in doc:
-            if token.pos_ != "PROPN" or token.dep_ not in ("pobj", "appos") or token.ent_type_ in PLACE_LABELS:
+        # Select candidates in the token arrays; creating a Token object per word is the costly part.
+        array = doc.to_array([POS, DEP])
+        wanted = numpy.isin(array[:, 1], [_POBJ, _APPOS]) & (array[:, 0] == _PROPN)
+        for i in numpy.nonzero(wanted)[0]:
+            token = doc[int(i)]
+            if token.ent_type_ in PLACE_LABELS:
                 continue
             head = token.head
             locative = head.lower_ in _LOCATIVE_PREPS or (

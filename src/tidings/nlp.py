@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -25,9 +26,12 @@ _LOCK = threading.Lock()
 @Language.component("tidings_line_breaks")
 def line_breaks(doc: Doc) -> Doc:
     """A line break ends a sentence: paragraphs in news text never continue across one."""
-    for token in doc[:-1]:
-        if token.is_space and "\n" in token.text:
-            doc[token.i + 1].is_sent_start = True
+    if "\n" not in doc.text:
+        return doc
+    # Only whitespace tokens can hold a line break; find them in the array, not by creating every Token.
+    for i in numpy.nonzero(doc.to_array("IS_SPACE"))[0]:
+        if i + 1 < len(doc) and "\n" in doc[int(i)].text:
+            doc[int(i) + 1].is_sent_start = True
     return doc
 
 
