@@ -21,6 +21,7 @@ from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
 from tidings.records import Document, Source, Span
+from tidings.nlp import sentences
 from tidings.settings import DATA_DIR
 
 __all__ = ["Attribution", "Cues", "chain_for", "document_chain", "find_attributions", "load_cues", "merge_chains"]
@@ -356,7 +357,7 @@ def document_chain(doc: Doc, document: Document, cues: Cues) -> list[Source]:
         name, kind = cues.outlet(match.group("agency")) or (match.group("agency").strip(), "agency")
         start, end = match.span("agency")
         chain.append(Source(name=name, kind=kind, span=Span(start=start, end=end, text=match.group("agency"))))  # type: ignore[arg-type]
-    for sentence in doc.sents:
+    for sentence in sentences(doc):
         chain.extend(_about_article(sentence, cues))
     return merge_chains(chain)
 

@@ -23,6 +23,7 @@ from tidings import when as time_rules
 from tidings.actors import ActorDictionary
 from tidings.places import Gazetteer
 from tidings.records import Actor, Mention, Place, Span, When
+from tidings.nlp import sentences
 
 __all__ = ["DocContext", "TimeMention", "token_span"]
 
@@ -111,7 +112,7 @@ class DocContext:
 
     def _collect_times(self) -> None:
         doc = self.doc
-        for number, sent in enumerate(doc.sents):
+        for number, sent in enumerate(sentences(doc)):
             found: dict[tuple[int, int], TimeMention] = {}
             for start, end, kind in time_rules.find_times(sent.text, offset=sent.start_char):
                 found[(start, end)] = self._time(start, end, kind)
@@ -360,7 +361,7 @@ def _clean(text: str) -> str:
 def _sentence_index(doc: Doc, token_index: int) -> int:
     starts = doc.user_data.get("tidings_sentence_starts")
     if starts is None:
-        starts = doc.user_data["tidings_sentence_starts"] = [s.start for s in doc.sents]
+        starts = doc.user_data["tidings_sentence_starts"] = [s.start for s in sentences(doc)]
     return max(0, bisect_right(starts, token_index) - 1)
 
 

@@ -16,8 +16,9 @@ import numpy
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.tokens import Span as SpacySpan
 
-__all__ = ["ENTITY_RULER", "load_nlp", "ruler_patterns"]
+__all__ = ["ENTITY_RULER", "load_nlp", "ruler_patterns", "sentences"]
 
 ENTITY_RULER = "tidings_entity_ruler"
 _LOCK = threading.Lock()
@@ -33,6 +34,14 @@ def line_breaks(doc: Doc) -> Doc:
         if i + 1 < len(doc) and "\n" in doc[int(i)].text:
             doc[int(i) + 1].is_sent_start = True
     return doc
+
+
+def sentences(doc: Doc) -> list[SpacySpan]:
+    """The document's sentences, computed once: ``doc.sents`` walks every token each time it is read."""
+    cached = doc.user_data.get("tidings_sentences")
+    if cached is None:
+        cached = doc.user_data["tidings_sentences"] = list(doc.sents)
+    return cached
 
 
 def ruler_patterns(data_dir: Path | None = None, cache_dir: Path | None = None) -> list[dict[str, Any]]:

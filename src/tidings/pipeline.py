@@ -21,7 +21,7 @@ from tidings.attribution import document_chain, find_attributions, load_cues
 from tidings.events import TriggerTable, code_sentence
 from tidings.ingest import InputFailure, read_text
 from tidings.mentions import DocContext
-from tidings.nlp import load_nlp
+from tidings.nlp import load_nlp, sentences
 from tidings.places import Gazetteer
 from tidings.records import Analysis, Document, Event, Source
 from tidings.settings import Settings
@@ -114,7 +114,7 @@ class Engine:
             doc_chain = document_chain(doc, document, self.cues)
         events: list[Event] = []
         last_speaker: Source | None = None
-        for number, sentence in enumerate(doc.sents):
+        for number, sentence in enumerate(sentences(doc)):
             with timer.stage("attribution"):
                 attributions = find_attributions(sentence, self.cues, last_speaker)
                 named = [a.source for a in attributions if not a.source.anonymous]

@@ -1382,7 +1382,7 @@ def _war_windows(m: re.Match[str], sentence: str, text: str, lex: _Lexicon) -> l
         months -= step  # "nearly three-year war": between two and three years in
 
     def names(war: _War, haystack: str) -> bool:
-        return any(re.search(rf"\b{re.escape(k)}\b", haystack, re.IGNORECASE) for k in war.keywords)
+        return any(_keyword_pattern(k).search(haystack) for k in war.keywords)
 
     wars = [w for w in lex.wars if names(w, sentence)] or [w for w in lex.wars if names(w, text)]
     if len(wars) > 1 and not any(names(w, sentence) for w in wars):
@@ -1471,3 +1471,9 @@ def _score_year(year: int, evidence: _Evidence) -> tuple[int, list[str]]:
         score += 1
         notes.append(f"near the explicit year {max(evidence.years)}")
     return score, notes
+
+
+@lru_cache(maxsize=1024)
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """Compiled once per keyword: ``re``'s own cache is too small for every war keyword times every call."""
+    return re.compile(rf"\b{re.escape(keyword)}\b", re.IGNORECASE)
