@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Vendor the dashboard's JavaScript libraries and basemap into src/tidings/web/vendor/.
+#
+# Why vendored: the dashboard must work offline and `pip install tidings[server]` must not need npm or a
+# CDN. The files this script writes are committed; run it again only to change a pinned version below.
+# `npm pack` fetches the exact published tarballs (no dependency resolution, no install scripts run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+D3=7.9.0               # ISC — dist/d3.min.js (UMD bundle: geo, zoom, brush, force, scale, shape, ...)
+TOPOJSON_CLIENT=3.1.0  # ISC — dist/topojson-client.min.js (TopoJSON → GeoJSON)
+WORLD_ATLAS=2.0.2      # ISC — countries-110m.json and countries-50m.json (Natural Earth, public domain)
+
+OUT=src/tidings/web/vendor
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+fetch() {  # fetch NAME VERSION → unpacked in $TMP/NAME
+  local name=$1 version=$2
+  (cd "$TMP" && npm pack --silent "$name@$version" > /dev/null)
+  mkdir -p "$TMP/$name"
+  tar -xzf "$TMP/$name-$version.tgz" -C "$TMP/$name" --strip-components=1
+}
+
+fetch d3 "$D3"
+fetch topojson-client "$TOPOJSON_CLIENT"
+fetch world-atlas "$WORLD_ATLAS"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/d3" "$OUT/topojson-client" "$OUT/world-atlas"
+cp "$TMP/d3/dist/d3.min.js" "$TMP/d3/LICENSE" "$OUT/d3/"
+cp "$TMP/topojson-client/dist/topojson-client.min.js" "$TMP/topojson-client/LICENSE" "$OUT/topojson-client/"
+cp "$TMP/world-atlas/countries-110m.json" "$TMP/world-atlas/countries-50m.json" "$TMP/world-atlas/LICENSE" \
+   "$OUT/world-atlas/"
+
+cat > "$OUT/VERSIONS" <<VERSIONS
+# Written by scripts/vendor_web.sh; each directory holds the package's own LICENSE.
+d3 $D3 ISC
+topojson-client $TOPOJSON_CLIENT ISC
+world-atlas $WORLD_ATLAS ISC (data: Natural Earth, public domain)
+VERSIONS
+echo "vendored into $OUT:"
+find "$OUT" -type f -printf '%8s  %p\n' | sort -k2

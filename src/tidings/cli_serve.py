@@ -1,0 +1,55 @@
+"""``tidings serve``: the REST API and the dashboard on one local port.
+
+FastAPI and uvicorn are imported inside the verb, not at module level, so ``tidings`` without the
+``server`` extra still starts (and this verb says which extra to install).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+__all__ = ["register", "serve"]
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on; 0.0.0.0 exposes it to the network.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (default sqlite:///tidings.db).")]
+    = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level: warning, info, debug.")] = "info",
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (each loads its own model on its "
+                                         "first POST).")] = 1,
+) -> None:
+    """Serve the REST API (/api, schema at /openapi.json) and the dashboard (/) over a database."""
+    try:
+        import uvicorn
+
+        from tidings.api import create_app
+    except ModuleNotFoundError as exc:
+        typer.echo(f"tidings serve needs {exc.name}: pip install 'tidings[server]'", err=True)
+        raise typer.Exit(2) from None
+    from tidings.errors import TidingsError
+
+    try:
+        app = create_app(db)   # opens (or creates) the database now: a bad URL fails here, not per request
+    except TidingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"tidings dashboard on http://{host}:{port}/  (API schema: http://{host}:{port}/openapi.json)")
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        return
+    # Several processes need an import string; each worker builds its app from TIDINGS_DB.
+    app.state.store.close()
+    if db:
+        os.environ["TIDINGS_DB"] = db
+    uvicorn.run("tidings.api:create_app", factory=True, host=host, port=port, log_level=log_level,
+                workers=workers)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
