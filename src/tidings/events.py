@@ -113,9 +113,9 @@ class TriggerTable:
         near = _modifier_lemmas(token)
         by_word = self.type_modifiers.get(token.lemma_.lower(), {})
         for lemma in near:
-            if lemma in by_word:
-                type_, mode = by_word[lemma]
-                return replace(rule, type=type_, mode=mode)
+            value = by_word.get(lemma)
+            if isinstance(value, list) and len(value) == 2:
+                return replace(rule, type=value[0], mode=value[1])
         modes = self.mode_modifiers.get(rule.type, {})
         for lemma in near:  # the instrument named in the text is more specific than the verb's default
             if lemma in modes:
@@ -244,7 +244,7 @@ def _subject(token: Token, cues: Cues) -> Token | None:
         if current.dep_ == "pcomp" and current.head.dep_ == "prep":
             # "… used Syria as a route for supplying weapons": climb to the clause's verb
             up = current.head.head
-            while up.dep_ in ("pobj", "prep") and up.head is not up:
+            while up.dep_ in ("pobj", "prep") and up.head.i != up.i:
                 up = up.head
             if up.pos_ in ("VERB", "AUX"):
                 current = up
@@ -397,7 +397,7 @@ def _own_subtree_chars(trigger: Token) -> list[tuple[int, int]]:
             blocked |= {t.i for t in child.subtree}
     head = trigger
     # Aspectual/control governors share the trigger's adjuncts ("began leaving Syria on Friday").
-    while head.dep_ in ("xcomp",) and head.head is not head:
+    while head.dep_ in ("xcomp",) and head.head.i != head.i:
         head = head.head
     tokens = [t for t in head.subtree if t.i not in blocked]
     return [(t.idx, t.idx + len(t)) for t in tokens]

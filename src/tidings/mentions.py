@@ -243,12 +243,12 @@ class DocContext:
             return None
         if poss.lower_ == "whose":
             relcl = token.head
-            while relcl.dep_ != "relcl" and relcl.head is not relcl:
+            while relcl.dep_ != "relcl" and relcl.head.i != relcl.i:
                 relcl = relcl.head
             owner = self.actor_at(relcl.head) if relcl.dep_ == "relcl" else None
         else:
             subject = _clause_subject(token)
-            owner = self.actor_at(subject) if subject is not None and subject is not token else None
+            owner = self.actor_at(subject) if subject is not None and subject.i != token.i else None
         if owner is None or not owner.country:
             return None
         phrase = _noun_phrase(token)
@@ -304,7 +304,7 @@ def _clause_subject(token: Token) -> Token | None:
         subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
         if subj is not None:
             return subj
-        if verb.head is verb:
+        if verb.head.i == verb.i:
             return None
         verb = verb.head
     return None

@@ -36,7 +36,7 @@ def governors(trigger: Token, cues: Cues) -> Iterator[Token]:
     seen = 0
     while seen < 8:
         yield token
-        if token.dep_ == "ROOT" or token.head is token:
+        if token.dep_ == "ROOT" or token.head.i == token.i:
             return
         if token.dep_ not in _CHAIN_DEPS:
             return
@@ -100,7 +100,7 @@ def modality_of(
         modality, cue = check(chain, cues)
         if modality is None:
             continue
-        if modality == "historical" and recent and cue is not None and cue.head is not trigger:
+        if modality == "historical" and recent and cue is not None and cue.head.i != trigger.i:
             continue
         return modality, cue
     if when is not None and published is not None and when.start is not None:

@@ -7,6 +7,7 @@ The model and the data tables are loaded once per process and shared by every ca
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -26,7 +27,11 @@ from tidings.places import Gazetteer
 from tidings.records import Analysis, Document, Event, Source
 from tidings.settings import Settings
 
-__all__ = ["Engine", "StageTimer", "analyze", "default_engine"]
+__all__ = ["CODING_FAILED", "Engine", "StageTimer", "analyze", "default_engine"]
+
+log = logging.getLogger("tidings")
+#: Warning prefix (and error code) of a document whose coding raised: a bug, stored and reported.
+CODING_FAILED = "E401"
 
 
 class StageTimer:
@@ -98,7 +103,12 @@ class Engine:
         with self.timer.stage("nlp"):
             docs = list(self.nlp.pipe((d.text for d in batch), batch_size=len(batch), n_process=n_process))
         for document, doc in zip(batch, docs, strict=True):
-            yield self._code(document, doc)
+            try:
+                yield self._code(document, doc)
+            except Exception as exc:  # noqa: BLE001 - one document's bug must not stop a batch
+                log.exception("coding failed for document %s", document.id)
+                yield Analysis(document=document, warnings=[
+                    f"{CODING_FAILED}: coding failed ({type(exc).__name__}: {exc}); stored without events"])
 
     def _code(self, document: Document, doc: Doc) -> Analysis:
         timer = self.timer
