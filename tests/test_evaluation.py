@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -510,3 +511,33 @@ def test_an_engine_crash_costs_one_document_not_the_run(tmp_path: Path) -> None:
     report = ev.run_geo(gold, engine=_CrashingEngine(), batch_size=2)  # type: ignore[arg-type]
     assert len(report.failures) == 1 and "1: engine error RecursionError" in report.failures[0]
     assert report.scores["recognition_exact"]["matched"] == 2 and report.scores["recognition_exact"]["gold"] == 3
+
+
+def test_minimal_user_gold_scores() -> None:
+    """A user's own file with only id, text and label is accepted; optional fields score when present."""
+    gold = [{"id": 1, "text": "t", "label": "PROTEST", "modality": "negated", "event_date": "2024-12-06"},
+            {"id": 2, "text": "t", "label": "AID"}]
+    pred = [{"id": "1", "label": "PROTEST", "modality": "negated", "date": "2024-12-06", "source_codes": ["FRA"]},
+            {"id": "2", "label": "AGREE"}]
+    s = ev.score_events(gold, pred)
+    assert s["labels"]["accuracy_micro_f1"] == 0.5
+    assert s["fields"]["modality"]["f1"] == 1.0 and s["fields"]["date"]["f1"] == 1.0
+    assert s["fields"]["source_country"]["precision"] == 0.0 and s["actor_code_set_match"]["n_scored"] == 1
+
+
+class _HangingEngine(_FakeEngine):
+    """Never returns on documents that mention "loop", as an endless loop in a stage would."""
+
+    def analyze_many(self, documents: list[Document], *, batch_size: int | None = None,
+                     n_process: int | None = None) -> Any:
+        if any("loop" in d.text for d in documents):
+            while True:
+                time.sleep(0.01)
+        yield from super().analyze_many(documents, batch_size=batch_size, n_process=n_process)
+
+
+def test_a_stalled_document_times_out() -> None:
+    records = [{"id": "a", "text": "Homs is calm."}, {"id": "b", "text": "Homs loop again."}]
+    analyses, failures = ev.analyze_records(records, _HangingEngine(), timeout_s=0.2)  # type: ignore[arg-type]
+    assert analyses[0] is not None and analyses[1] is None
+    assert len(failures) == 1 and "EngineTimeout" in failures[0]

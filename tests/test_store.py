@@ -1,16 +1,18 @@
 """The store: idempotent saves, every filter, full-text search, errors, schema versions, WAL concurrency.
 
-Analyses are built by hand, so these tests need no spaCy model and run in a second or two.
+Analyses are built by hand, so these tests need no spaCy model and run in a second or two. Every test that
+uses the ``db_url`` / ``store`` fixtures runs twice: on SQLite and on PostgreSQL (``TIDINGS_TEST_PG_URL``;
+without it the PostgreSQL half is skipped, with a message saying how to start a server).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 import tidings.store as store_module
 from tidings.errors import InputError, StoreError
@@ -57,8 +59,16 @@ def make_analysis(text: str, events: list[dict[str, Any]], **doc_fields: Any) ->
     )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_schema_url"))
+    return f"sqlite:///{tmp_path / 'events.db'}"
+
+
 @pytest.fixture()
-def db_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
+    """For what only SQLite has (PRAGMAs, WAL files)."""
     return f"sqlite:///{tmp_path / 'events.db'}"
 
 
@@ -95,20 +105,59 @@ def ids(events: list[Event]) -> list[str]:
 
 
 def sql(url: str, query: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-        return conn.execute(query).fetchall()
+    """Run one statement on either backend, outside the store, and commit."""
+    engine = sa.create_engine(store_module.database_url(url))
+    try:
+        with engine.begin() as conn:
+            result = conn.exec_driver_sql(query)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def columns_of(url: str, table: str) -> list[str]:
+    engine = sa.create_engine(store_module.database_url(url))
+    try:
+        return [c["name"] for c in sa.inspect(engine).get_columns(table)]
+    finally:
+        engine.dispose()
 
 
 # --------------------------------------------------------------------------------------------- opening
 
-def test_new_database_is_wal_with_schema_version(store: Store, db_url: str) -> None:
+def test_new_database_has_schema_version_and_full_text_search(store: Store) -> None:
     assert store.schema_version == SCHEMA_VERSION
-    assert sql(db_url, "PRAGMA journal_mode") == [("wal",)]
-    with store._engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
     assert store.stats()["full_text_search"] is True
+
+
+def test_new_sqlite_database_is_wal(sqlite_url: str) -> None:
+    with Store(sqlite_url) as store:
+        assert sql(sqlite_url, "PRAGMA journal_mode") == [("wal",)]
+        with store._engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+
+
+def test_schema_version_matches_the_migrations() -> None:
+    """The newest migration step produces the version new databases get."""
+    assert max(store_module.MIGRATIONS) + 1 == SCHEMA_VERSION
+
+
+def test_version_1_database_is_migrated_to_the_current_schema(db_url: str) -> None:
+    """A database as schema 1 left it (no feed tables) ends up with the tables a new database has."""
+    with Store(db_url) as store:
+        store.save(make_analysis("Kept across the migration.", [{}]))
+    fresh = {t: columns_of(db_url, t) for t in ("feeds", "feed_items")}
+    sql(db_url, "DROP TABLE feed_items")
+    sql(db_url, "DROP TABLE feeds")
+    sql(db_url, "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with Store(db_url) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.count_events() == 1
+        store.save_feed("https://example.org/feed.xml", title="Example")
+        assert store.feed("https://example.org/feed.xml")["title"] == "Example"
+    assert {t: columns_of(db_url, t) for t in fresh} == fresh
 
 
 def test_default_url_comes_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,7 +188,7 @@ def test_older_database_is_migrated(db_url: str, monkeypatch: pytest.MonkeyPatch
     with Store(db_url) as store:
         assert store.schema_version == SCHEMA_VERSION + 1
     assert ran == [1]
-    assert "note" in [row[1] for row in sql(db_url, "PRAGMA table_info(events)")]
+    assert "note" in columns_of(db_url, "events")
 
 
 def test_missing_migration_is_a_clear_error(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,12 +199,10 @@ def test_missing_migration_is_a_clear_error(db_url: str, monkeypatch: pytest.Mon
     assert err.value.code == "E203"
 
 
-def test_someone_elses_database_is_left_alone(tmp_path: Path) -> None:
-    path = tmp_path / "other.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE documents (x)")
+def test_someone_elses_database_is_left_alone(db_url: str) -> None:
+    sql(db_url, "CREATE TABLE documents (x INTEGER)")
     with pytest.raises(StoreError) as err:
-        Store(f"sqlite:///{path}")
+        Store(db_url)
     assert err.value.code == "E201" and "not a tidings database" in str(err.value)
 
 
@@ -353,13 +400,14 @@ def test_reader_is_not_blocked_by_an_open_write(store: Store, db_url: str) -> No
     store.save(make_analysis("Before.", [{}]))
     reader = Store(db_url)
     second_writer = Store(db_url, busy_timeout=0.05)
+    during = make_analysis("During.", [{}, {}])
     try:
         with store._write() as conn:                       # a write transaction, still open
-            store._write_batch(conn, store_module._Batch([make_analysis("During.", [{}, {}])]))
+            store._write_batch(conn, store_module._Batch([during]))
             assert reader.count_events() == 1              # sees the last committed state, no waiting
             assert len(list(reader.iter_events())) == 1
-            with pytest.raises(StoreError) as err:         # a second writer waits, then says why
-                second_writer.record_error("x", "E100", "y")
+            with pytest.raises(StoreError) as err:         # a second writer of the same document waits,
+                second_writer.save(during)                 # then says why (SQLite: the whole database)
             assert err.value.code == "E204"
         assert reader.count_events() == 3                  # and sees the commit afterwards
     finally:
@@ -374,6 +422,17 @@ def test_streaming_reader_survives_concurrent_writes(store: Store) -> None:
     store.save(make_analysis("Written while streaming.", [{}]))
     assert 1 + len(list(stream)) == 5                      # the snapshot taken when the stream started
     assert first.type == "ASSAULT" and store.count_events() == 6
+
+
+def test_url_password_is_never_shown(db_url: str) -> None:
+    with Store(db_url) as store:
+        assert all(secret not in store.url and secret not in repr(store)
+                   for secret in _password(db_url))
+
+
+def _password(url: str) -> list[str]:
+    parsed = sa.engine.make_url(store_module.database_url(url))
+    return [parsed.password] if parsed.password else []
 
 
 def test_memory_database_works(monkeypatch: pytest.MonkeyPatch) -> None:

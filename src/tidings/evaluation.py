@@ -27,9 +27,12 @@ import itertools
 import json
 import math
 import re
+import signal
 import statistics
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +48,7 @@ __all__ = [
     "CASE_SUB3",
     "NONE",
     "CaseMapping",
+    "EngineTimeout",
     "EvalReport",
     "check_floors",
     "classify_prediction",
@@ -246,7 +250,8 @@ def event_prediction(record_id: str, analysis: Analysis | None) -> dict[str, Any
     if analysis is None or not analysis.events:
         return row  # empty actor sets: a sentence with no event got its actors wrong too
     best = pick_event(analysis.events)
-    assert best is not None
+    if best is None:
+        return row
     group = event_group(analysis.events, best)
     sources = [c for e in group if (c := _actor_code(e.source_actor))]
     targets = [c for e in group if (c := _actor_code(e.target_actor))]
@@ -321,11 +326,11 @@ def actor_set_match(gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[st
         for key in ("source_codes", "target_codes"):
             if key in p:
                 counts[key + "_n"] += 1
-                counts[key + "_match"] += set(p[key]) == set(g[key])
+                counts[key + "_match"] += set(p[key]) == set(g.get(key, []))
         if "source_codes" in p or "target_codes" in p:
             counts["actors_n"] += 1
             counts["actors_match"] += (set(p.get("source_codes", [])) | set(p.get("target_codes", []))) == \
-                (set(g["source_codes"]) | set(g["target_codes"]))
+                (set(g.get("source_codes", [])) | set(g.get("target_codes", [])))
     out: dict[str, Any] = {k: (counts[k + "_match"] / counts[k + "_n"] if counts[k + "_n"] else None)
                            for k in ("source_codes", "target_codes", "actors")}
     out["n_scored"] = counts["actors_n"]
@@ -335,8 +340,11 @@ def actor_set_match(gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[st
 def score_events(gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Score PLOVER-GSR-format predictions: per-field P/R/F1, per-type scores, confusions, actor sets.
 
-    Optional fields (mode, place, date, modality) are scored only on records whose gold has them;
-    type is scored on every record (a sentence with no event counts against recall).
+    A user's gold file needs only ``id``, ``text`` and ``label`` (a PLOVER type); it may add
+    ``source``/``target`` (``[{"code": "USA", "sector": "GOV"}]``), ``source_codes``/``target_codes``,
+    ``reciprocal``, ``mode``, ``eventLoc`` (``{"name": ...}``), ``modality``, ``event_date`` and the
+    publication ``date``. Optional fields are scored only on records whose gold has them; type is
+    scored on every record (a sentence with no event counts against recall).
     """
     pm = {str(r["id"]): r for r in pred}
     rows = [(g, pm.get(str(g["id"]), {"id": g["id"], "label": None})) for g in gold]
@@ -730,8 +738,9 @@ Progress = Callable[[int, int], None]
 def analyze_records(records: Sequence[Mapping[str, Any]], engine: Engine | None = None, *,
                     published_key: str | None = None, batch_size: int | None = None,
                     n_process: int | None = None, progress: Progress | None = None,
-                    ) -> tuple[list[Analysis | None], list[str]]:
-    """Analyse each record's ``text`` in batches; an input the engine refuses gives ``None`` and a failure.
+                    timeout_s: float | None = 60.0) -> tuple[list[Analysis | None], list[str]]:
+    """Analyse each record's ``text`` in batches; an input the engine refuses, crashes or stalls on
+    (more than ``timeout_s`` seconds) gives ``None`` and a failure line.
 
     Inputs go through the same validation as ``tidings.analyze()`` (``ingest.read_text``), so the
     score is what a user would get.
@@ -755,13 +764,13 @@ def analyze_records(records: Sequence[Mapping[str, Any]], engine: Engine | None 
             documents.append(item)
             index.append(number)
     results: list[Analysis | None] = [None] * len(records)
-    size = batch_size or getattr(getattr(engine, "settings", None), "batch_size", 32)
+    size: int = batch_size or int(getattr(getattr(engine, "settings", None), "batch_size", 32))
     done = 0
     for start in range(0, len(documents), size):
         chunk = documents[start:start + size]
-        for offset, analysis in enumerate(_analyze_chunk(engine, chunk, size, n_process, failures,
-                                                         [str(records[i].get("id", i)) for i in
-                                                          index[start:start + size]])):
+        refs = [str(records[i].get("id", i)) for i in index[start:start + size]]
+        for offset, analysis in enumerate(_analyze_chunk(engine, chunk, size, n_process, failures, refs,
+                                                         timeout_s)):
             results[index[start + offset]] = analysis
         done += len(chunk)
         if progress is not None:
@@ -769,18 +778,45 @@ def analyze_records(records: Sequence[Mapping[str, Any]], engine: Engine | None 
     return results, failures
 
 
-def _analyze_chunk(engine: Engine, chunk: list[Any], batch_size: int, n_process: int | None,
-                   failures: list[str], refs: list[str]) -> list[Analysis | None]:
-    """One batch; when the engine raises, each document again alone, so one document that crashes
-    the engine costs its own score (reported as a failure), not the whole evaluation."""
+class EngineTimeout(Exception):
+    """The engine took longer than the evaluation allows for a document (a hang is a bug too)."""
+
+
+@contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`EngineTimeout` after ``seconds`` (SIGALRM; a no-op off the main thread or without
+    SIGALRM), so one document that sends the engine into an endless loop cannot stall a whole run."""
+    usable = seconds and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise EngineTimeout(f"no result after {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))  # type: ignore[arg-type]
     try:
-        return list(engine.analyze_many(chunk, batch_size=batch_size, n_process=n_process))
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _analyze_chunk(engine: Engine, chunk: list[Any], batch_size: int, n_process: int | None,
+                   failures: list[str], refs: list[str], timeout_s: float | None) -> list[Analysis | None]:
+    """One batch; when the engine raises or stalls, each document again alone, so one document that
+    breaks the engine costs its own score (reported as a failure), not the whole evaluation."""
+    try:
+        with _deadline(timeout_s):  # a batch normally takes seconds; the same limit as one document
+            return list(engine.analyze_many(chunk, batch_size=batch_size, n_process=n_process))
     except Exception as exc:  # noqa: BLE001 - retried document by document just below
         crash = exc
     out: list[Analysis | None] = []
     for ref, document in zip(refs, chunk, strict=True):
         try:
-            out.extend(engine.analyze_many([document], batch_size=1, n_process=1))
+            with _deadline(timeout_s):
+                out.extend(engine.analyze_many([document], batch_size=1, n_process=1))
         except Exception as exc:  # noqa: BLE001 - an engine bug is a scored miss plus a reported failure
             failures.append(f"{ref}: engine error {type(exc).__name__}: {str(exc)[:200]}")
             out.append(None)

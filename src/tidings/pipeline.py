@@ -87,21 +87,38 @@ class Engine:
     def analyze_many(self, documents: Iterable[Document], *, batch_size: int | None = None,
                      n_process: int | None = None) -> Iterator[Analysis]:
         """Analyse documents in batches through ``nlp.pipe``; yields one Analysis per document, in order."""
-        docs_iter = iter(documents)
-        pending: list[Document] = []
         size = batch_size or self.settings.batch_size
-        for document in docs_iter:
-            pending.append(document)
-            if len(pending) >= size:
-                yield from self._run_batch(pending, n_process or self.settings.n_process)
-                pending = []
-        if pending:
-            yield from self._run_batch(pending, n_process or self.settings.n_process)
+        processes = n_process or self.settings.n_process
+        batches = _batched(documents, size)
+        if processes > 1:
+            yield from self._run_parallel(batches, processes)
+            return
+        for batch in batches:
+            yield from self._run_batch(batch)
+
+    def _run_parallel(self, batches: Iterator[list[Document]], processes: int) -> Iterator[Analysis]:
+        """Whole-pipeline workers: each forked process runs every stage on its batches, so the Python stages
+        scale with the processes too (spaCy's own ``n_process`` would parallelise the parser only)."""
+        import multiprocessing
+        from collections import deque
+        from concurrent.futures import Future, ProcessPoolExecutor
+
+        global _FORKED_ENGINE
+        _FORKED_ENGINE = self  # inherited by the forked workers: no second model load
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+            in_flight: deque[Future[list[Analysis]]] = deque()
+            for batch in batches:
+                in_flight.append(pool.submit(_code_batch_in_worker, batch))
+                if len(in_flight) >= 2 * processes:
+                    yield from in_flight.popleft().result()
+            while in_flight:
+                yield from in_flight.popleft().result()
 
     # --- stages ---------------------------------------------------------------------------------
-    def _run_batch(self, batch: list[Document], n_process: int) -> Iterator[Analysis]:
+    def _run_batch(self, batch: list[Document]) -> Iterator[Analysis]:
         with self.timer.stage("nlp"):
-            docs = list(self.nlp.pipe((d.text for d in batch), batch_size=len(batch), n_process=n_process))
+            docs = list(self.nlp.pipe((d.text for d in batch), batch_size=len(batch)))
         for document, doc in zip(batch, docs, strict=True):
             try:
                 yield self._code(document, doc)
@@ -150,6 +167,25 @@ class Engine:
             warnings.append("no publication date: relative dates are left unresolved")
         return Analysis(document=document, events=_dedupe(events), mentions=ctx.mentions,
                         document_chain=doc_chain, warnings=warnings)
+
+
+_FORKED_ENGINE: Engine | None = None
+
+
+def _code_batch_in_worker(batch: list[Document]) -> list[Analysis]:
+    assert _FORKED_ENGINE is not None, "worker started without an engine"
+    return list(_FORKED_ENGINE._run_batch(batch))
+
+
+def _batched(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    for document in documents:
+        batch.append(document)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _with_publication_date(document: Document) -> tuple[Document, str | None]:

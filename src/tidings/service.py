@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tidings.ingest import InputFailure, read_inputs
-from tidings.pipeline import Engine
+from tidings.pipeline import CODING_FAILED, Engine
 from tidings.records import Analysis, Document, Event
 from tidings.settings import Settings
 
@@ -60,8 +60,18 @@ def analyze_paths(
             engine = engine or Engine()
             for analysis in _with_progress(engine.analyze_many(documents), len(documents), progress):
                 result.analyses.append(analysis)
+                failed = [w for w in analysis.warnings if w.startswith(CODING_FAILED)]
+                if failed:
+                    result.failures.append(InputFailure(analysis.document.path or analysis.document.id,
+                                                        CODING_FAILED, failed[0].split(": ", 1)[1]))
                 if store is not None:
                     store.save(analysis)
+                    if failed:
+                        store.record_error(result.failures[-1].ref, CODING_FAILED, failed[0],
+                                           doc_id=analysis.document.id)
+            if store is not None:   # link across articles, raise watch alerts (tidings.watch)
+                from tidings.watch import after_store
+                after_store(store, result.analyses)
     finally:
         if store is not None:
             result.db = store.url

@@ -57,22 +57,56 @@ def read_inputs(
     title: str | None = None,
     stdin: BinaryIO | None = None,
 ) -> Iterator[InputItem]:
-    """Read every source: a file, a directory (recursively, sorted), or ``-`` for stdin."""
+    """Read every source: a file, a directory (recursively, sorted), ``-`` for stdin, or an ``http(s)://``
+    URL (fetched by :mod:`tidings.ingest.web`, one connection pool for all of them)."""
     meta = _Meta(published, outlet, url, title)
-    for source in sources:
-        if str(source) == "-":
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            yield from _read_bytes(stream.read(MAX_BYTES + 1), "<stdin>", meta, kind="stdin")
-            continue
-        path = Path(source)
-        if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if _readable_suffix(child):
-                    yield from _read_path(child, meta)
-        elif path.exists():
-            yield from _read_path(path, meta)
-        else:
-            yield InputFailure(str(path), "E101", "no such file or directory")
+    web: _Web = _Web()
+    try:
+        for source in sources:
+            if str(source) == "-":
+                stream = stdin if stdin is not None else sys.stdin.buffer
+                yield from _read_bytes(stream.read(MAX_BYTES + 1), "<stdin>", meta, kind="stdin")
+                continue
+            if _is_url(source):
+                yield web.read(str(source), meta)
+                continue
+            path = Path(source)
+            if path.is_dir():
+                for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                    if _readable_suffix(child):
+                        yield from _read_path(child, meta)
+            elif path.exists():
+                yield from _read_path(path, meta)
+            else:
+                yield InputFailure(str(path), "E101", "no such file or directory")
+    finally:
+        web.close()
+
+
+def _is_url(source: str | Path) -> bool:
+    return isinstance(source, str) and source[:8].lower().startswith(("http://", "https://"))
+
+
+class _Web:
+    """The web client, opened on the first URL only (httpx and trafilatura cost an import each)."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def read(self, url: str, meta: _Meta) -> InputItem:
+        from tidings.errors import IngestError
+        from tidings.ingest.web import WebClient
+
+        if self._client is None:
+            try:
+                self._client = WebClient()
+            except IngestError as exc:
+                return InputFailure(url, exc.code, f"{exc.message} {exc.hint or ''}".strip())
+        return self._client.read(url, published=meta.published, outlet=meta.outlet, title=meta.title)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
 
 
 def _readable_suffix(path: Path) -> bool:

@@ -1,0 +1,290 @@
+"""CLI verbs across articles: link, clusters, graph, timeline, watch, alerts. Each is one library call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tidings.errors import TidingsError
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default sqlite:///tidings.db).")]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+
+
+@contextmanager
+def _store(db: str | None) -> Iterator[Any]:
+    from tidings import service
+
+    store = service.open_store(db)
+    try:
+        yield store
+    except TidingsError as exc:
+        _err().print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+
+
+def _out() -> Any:
+    from tidings.cli import console
+
+    return console
+
+
+def _err() -> Any:
+    from tidings.cli import err_console
+
+    return err_console
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not a date: {value!r} (expected YYYY-MM-DD)") from None
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter("--format must be table or json")
+
+
+def _json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def link(db: DbOption = None) -> None:
+    """Link stored documents not linked yet (or re-analysed) into clusters of the same real-world event."""
+    from tidings.link import link_pending
+
+    with _store(db) as store:
+        report = link_pending(store)
+    _err().print(f"linked {report.linked} document(s) ({report.events} event(s)), {report.unchanged} unchanged, "
+                 f"{report.removed} removed; {len(report.clusters)} cluster(s) changed", highlight=False)
+
+
+def clusters(
+    db: DbOption = None,
+    fmt: FormatOption = "table",
+    min_size: Annotated[int, typer.Option(help="Only clusters with at least this many reports.")] = 1,
+    min_sources: Annotated[int, typer.Option(help="Only clusters with this many independent sources.")] = 0,
+    type: Annotated[str | None, typer.Option("--type", help="PLOVER type.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many clusters.")] = 50,
+    relink: Annotated[bool, typer.Option("--link/--no-link", help="Link new documents first.")] = True,
+) -> None:
+    """Events reported across documents: size, independent sources, contradictions."""
+    _check_format(fmt)
+    from tidings.link import clusters as list_clusters
+    from tidings.link import link_pending
+
+    with _store(db) as store:
+        if relink:
+            link_pending(store)
+        found = list_clusters(store, min_size=min_size, min_sources=min_sources, type=type, limit=limit,
+                              with_members=fmt == "json")
+    if fmt == "json":
+        _json([c.as_dict() for c in found])
+        return
+    table = Table(pad_edge=False)
+    for column in ("cluster", "type", "source", "target", "place", "date", "reports", "docs", "sources",
+                   "origins", "contradictions"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("cluster", "type", "reports", "sources"))
+    for c in found:
+        date = c.date_start.isoformat() if c.date_start else (f"~{c.reported}" if c.reported else "")
+        sources = f"{c.independent_sources}" + (" anon" if c.anonymous_only else "")
+        table.add_row(c.id, c.type + (f"/{c.mode}" if c.mode else ""), c.source or "", c.target or "",
+                      c.place or "", date, str(c.size), str(c.documents), sources, "; ".join(c.origins),
+                      ", ".join(x.kind for x in c.contradictions))
+    _out().print(table)
+
+
+def graph(
+    actor: Annotated[str, typer.Argument(help="Actor code (prefix) or name.")],
+    db: DbOption = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Relations known by this date (YYYY-MM-DD).")] = None,
+    export: Annotated[tuple[str, Path] | None, typer.Option(
+        help="Write the graph: --export graphml PATH or --export json PATH.")] = None,
+    whole: Annotated[bool, typer.Option(help="Export the whole graph, not only the actor's neighbourhood.")] = False,
+) -> None:
+    """An actor's relations (cooperation, aid, hostility, assault, coercion, retreat, control of places)."""
+    from tidings.graph import build_graph
+    from tidings.link import link_pending
+
+    when = _date(as_of)
+    if export and export[0] not in ("graphml", "json"):
+        raise typer.BadParameter("--export takes graphml or json, then a path")
+    with _store(db) as store:
+        link_pending(store)
+        kg = build_graph(store, actor=None if whole else actor)
+    found = kg.relations(actor, as_of=when)
+    table = Table(pad_edge=False, title=f"{actor} — relations" + (f" as of {when}" if when else ""))
+    for column in ("relation", "dir", "counterpart", "first", "last", "reports", "active"):
+        table.add_column(column, overflow="fold")
+    for r in found:
+        table.add_row(r.relation, "→" if r.direction == "out" else "←", f"{r.counterpart_name} [{r.counterpart}]",
+                      str(r.first or ""), str(r.last or ""), str(len(r.events)), "yes" if r.active else "no")
+    _out().print(table)
+    if export:
+        target = kg if whole else kg.subgraph(actor)
+        target.export(export[0], export[1])
+        _err().print(f"wrote {target.graph.number_of_nodes()} node(s), {target.graph.number_of_edges()} edge(s) "
+                     f"as {export[0]} to {export[1]}", highlight=False)
+
+
+def timeline(
+    query: Annotated[str, typer.Argument(help="Actor code/name or place name.")],
+    db: DbOption = None,
+    fmt: FormatOption = "table",
+    limit: Annotated[int, typer.Option(help="At most this many events.")] = 200,
+) -> None:
+    """Real-world events about an actor or at a place, oldest first (and who controlled the place)."""
+    _check_format(fmt)
+    from tidings.graph import build_graph
+    from tidings.link import link_pending
+    from tidings.link import timeline as clusters_timeline
+
+    with _store(db) as store:
+        link_pending(store)
+        found = clusters_timeline(store, query, limit=limit)
+        control = build_graph(store, place=query).control_history(query)
+    if fmt == "json":
+        _json({"events": [c.as_dict() for c in found], "control": [c.__dict__ for c in control]})
+        return
+    table = Table(pad_edge=False, title=f"{query} — timeline")
+    for column in ("date", "type", "source", "target", "place", "modality", "sources", "contradictions", "cluster"):
+        table.add_column(column, overflow="fold")
+    for c in found:
+        date = str(c.date_start) if c.date_start else (f"~{c.reported}" if c.reported else "undated")
+        if c.date_end and c.date_end != c.date_start:
+            date += f"…{c.date_end}"
+        table.add_row(date, c.type, c.source or "", c.target or "", c.place or "", c.modality,
+                      str(c.independent_sources), ", ".join(x.kind for x in c.contradictions), c.id)
+    _out().print(table)
+    for spell in control:
+        until = f"until {spell.end} ({spell.ended_by})" if spell.end else "onwards"
+        _out().print(f"controlled by {spell.actor_name} [{spell.actor}] from {spell.start} {until}", highlight=False)
+
+
+watch_app = typer.Typer(help="Watch rules: alerts when matching events are reported.", no_args_is_help=True)
+
+
+@watch_app.command("add")
+def watch_add(
+    name: Annotated[str, typer.Option(help="A short name for the rule.")],
+    db: DbOption = None,
+    actor: Annotated[str | None, typer.Option(help="Actor code prefix or name.")] = None,
+    type: Annotated[list[str] | None, typer.Option("--type", help="PLOVER type (repeatable).")] = None,
+    place: Annotated[str | None, typer.Option(help="Place name.")] = None,
+    radius_km: Annotated[float | None, typer.Option("--radius-km", help="Anywhere within this of --place.")] = None,
+    modality: Annotated[list[str] | None, typer.Option(help="Modalities (default asserted, reported, hedged).")] = None,
+    min_sources: Annotated[int, typer.Option("--min-sources", help="Independent sources needed.")] = 1,
+    country: Annotated[str | None, typer.Option(help="ISO country code of an actor or the place.")] = None,
+    webhook: Annotated[str | None, typer.Option(help="POST alerts as JSON to this URL.")] = None,
+) -> None:
+    """Add (or replace) a watch rule."""
+    from tidings.watch import WatchRule, add_rule
+
+    try:
+        rule = WatchRule.from_dict({"name": name, "actor": actor, "type": type or (), "place": place,
+                                    "radius_km": radius_km, "modality": modality or (), "min_sources": min_sources,
+                                    "country": country, "webhook": webhook})
+    except TidingsError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with _store(db) as store:
+        add_rule(store, rule)
+    _err().print(f"watching {rule.name}: {json.dumps(rule.to_dict(), ensure_ascii=False)}", highlight=False)
+
+
+@watch_app.command("list")
+def watch_list(db: DbOption = None, fmt: FormatOption = "table") -> None:
+    """List the stored watch rules."""
+    _check_format(fmt)
+    from tidings.watch import list_rules
+
+    with _store(db) as store:
+        rules = list_rules(store)
+    if fmt == "json":
+        _json([r.to_dict() for r in rules])
+        return
+    table = Table("name", "actor", "type", "place", "radius km", "modality", "min sources", "country", "webhook",
+                  pad_edge=False)
+    for r in rules:
+        table.add_row(r.name, r.actor or "", ",".join(r.type), r.place or "",
+                      "" if r.radius_km is None else f"{r.radius_km:g}", ",".join(r.modality), str(r.min_sources),
+                      r.country or "", r.webhook or "")
+    _out().print(table)
+
+
+@watch_app.command("remove")
+def watch_remove(name: Annotated[str, typer.Argument(help="Rule name.")], db: DbOption = None) -> None:
+    """Remove a watch rule (its alerts stay)."""
+    from tidings.watch import remove_rule
+
+    with _store(db) as store:
+        removed = remove_rule(store, name)
+    if not removed:
+        _err().print(f"no watch rule named {name!r}", highlight=False)
+        raise typer.Exit(1)
+    _err().print(f"removed {name}", highlight=False)
+
+
+@watch_app.command("check")
+def watch_check(
+    db: DbOption = None,
+    rules: Annotated[Path | None, typer.Option(help="YAML/JSON rules file (instead of the stored rules).")] = None,
+) -> None:
+    """Evaluate rules against everything already stored (new alerts only)."""
+    from tidings.watch import deliver, evaluate_stored, load_rules_file
+
+    with _store(db) as store:
+        try:
+            chosen = load_rules_file(rules) if rules else None
+        except TidingsError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        new = deliver(store, evaluate_stored(store, chosen))
+    for alert in new:
+        _out().print(f"alert [{alert.rule}] {alert.summary} — cluster {alert.cluster_id}", markup=False,
+                     highlight=False)
+    _err().print(f"{len(new)} new alert(s)", highlight=False)
+
+
+def alerts(
+    db: DbOption = None,
+    fmt: FormatOption = "table",
+    rule: Annotated[str | None, typer.Option(help="Only this rule's alerts.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many alerts.")] = 100,
+) -> None:
+    """List alerts raised by watch rules, newest first."""
+    _check_format(fmt)
+    from tidings.watch import alerts as stored_alerts
+
+    with _store(db) as store:
+        found = stored_alerts(store, rule=rule, limit=limit)
+    if fmt == "json":
+        _json([a.as_dict() for a in found])
+        return
+    table = Table("when", "rule", "alert", "cluster", "webhook", pad_edge=False)
+    for a in found:
+        hook = "" if not a.webhook else ("delivered" if a.delivered else f"failed ({a.last_error})")
+        table.add_row(a.created_at.isoformat(timespec="seconds") + "Z", a.rule, a.summary, a.cluster_id, hook)
+    _out().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the across-articles verbs to the tidings command."""
+    app.command("link")(link)
+    app.command("clusters")(clusters)
+    app.command("graph")(graph)
+    app.command("timeline")(timeline)
+    app.command("alerts")(alerts)
+    app.add_typer(watch_app, name="watch")

@@ -1,0 +1,439 @@
+"""Linking across articles: the fixture corpus clustered exactly (real engine), corroboration by independent
+origins, contradictions, incremental updates; order independence and idempotence as properties."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tidings import link
+from tidings.records import Actor, Analysis, Document, Event, Place, Source, Span, When
+from tidings.store import Store
+
+DATA = Path(__file__).parent / "data" / "linking"
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "iran-syria-evacuation.txt"
+
+# ----------------------------------------------------------------------------------------- the fixture corpus
+
+HOMS = frozenset({"homs-reuters", "homs-reuters-copy", "homs-ap", "homs-alarabiya"})
+KOBANI = frozenset({"kobani-k24", "kobani-sdf", "kobani-tass"})
+MEZZEH = frozenset({"mezzeh-aljazeera", "mezzeh-mee", "mezzeh-haaretz"})
+DOHA = frozenset({"doha-anadolu", "doha-tass", "doha-dailysabah"})
+HAMA = frozenset({"hama-ap"})
+
+# The cluster table of tests/data/linking/articles.jsonl (also in docs/across-articles.md). Contradictions:
+# (kind, {article: value}).
+EXPECTED: dict[frozenset[str], dict[str, Any]] = {
+    HOMS: {"type": "ASSAULT", "size": 4, "documents": 4, "independent_sources": 2, "anonymous_only": False,
+           "origins": ["Reuters/anonymous", "Syrian Observatory for Human Rights"], "contradictions": []},
+    KOBANI: {"type": "RETREAT", "size": 3, "documents": 3, "independent_sources": 2, "anonymous_only": False,
+             "origins": ["Kurdistan24/anonymous", "Syrian Democratic Forces"],
+             "contradictions": [("modality", {"kobani-k24": "asserted", "kobani-sdf": "asserted",
+                                              "kobani-tass": "negated"})]},
+    MEZZEH: {"type": "ASSAULT", "size": 3, "documents": 3, "independent_sources": 2, "anonymous_only": False,
+             "origins": ["Haaretz/anonymous", "Syrian state media"],
+             "contradictions": [("date", {"mezzeh-aljazeera": "2024-12-10", "mezzeh-mee": "2024-12-10",
+                                          "mezzeh-haaretz": "2024-12-08"})]},
+    DOHA: {"type": "CONSULT", "size": 4, "documents": 3, "independent_sources": 2, "anonymous_only": False,
+           "origins": ["Russian Foreign Ministry", "Turkish Foreign Ministry"], "contradictions": []},
+    HAMA: {"type": "ASSAULT", "size": 1, "documents": 1, "independent_sources": 1, "anonymous_only": False,
+           "origins": ["Syrian Observatory for Human Rights"], "contradictions": []},
+}
+
+
+def _documents(name: str) -> list[Document]:
+    rows = [json.loads(line) for line in (DATA / name).read_text("utf-8").splitlines() if line.strip()]
+    return [Document.from_text(r["text"], outlet=r["outlet"], published=dt.date.fromisoformat(r["published"]),
+                               title=r["title"], meta={"fixture": r["id"]}) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def corpus(engine) -> list[Analysis]:
+    return list(engine.analyze_many(_documents("articles.jsonl")))
+
+
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> str:
+    """SQLite in tmp_path, or a fresh PostgreSQL schema (skipped, saying why, without a test server)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'link.db'}"
+    try:
+        return str(request.getfixturevalue("pg_schema_url"))
+    except pytest.FixtureLookupError:
+        pytest.skip("PostgreSQL tests need the pg_schema_url fixture (tests/conftest.py)")
+
+
+@pytest.fixture()
+def store(tmp_path):
+    with Store(f"sqlite:///{tmp_path / 'link.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    """The same linking on both backends: the SQL is SQLAlchemy Core only."""
+    with Store(database_url(request, tmp_path, request.param)) as opened:
+        yield opened
+
+
+def _names(analyses: list[Analysis]) -> dict[str, str]:
+    return {a.document.id: a.document.meta["fixture"] for a in analyses}
+
+
+def _table(store: Store, names: dict[str, str]) -> dict[frozenset[str], dict[str, Any]]:
+    """The cluster table, keyed by the set of articles in each cluster."""
+    table = {}
+    for c in link.clusters(store, limit=None, with_members=True):
+        doc_of = {m.event_id: names[m.doc_id] for m in c.members}
+        table[frozenset(doc_of.values())] = {
+            "type": c.type, "size": c.size, "documents": c.documents,
+            "independent_sources": c.independent_sources, "anonymous_only": c.anonymous_only,
+            "origins": c.origins,
+            "contradictions": [(x.kind, {doc_of[e]: v for e, v in zip(x.members, x.values, strict=True)})
+                               for x in c.contradictions]}
+    return table
+
+
+def _linked(store: Store, analyses: list[Analysis], order: list[int] | None = None) -> None:
+    store.save_many(analyses)
+    for i in order or range(len(analyses)):
+        link.link_documents(store, [analyses[i].document.id])
+
+
+def test_fixture_corpus_clusters_exactly(any_store, corpus):
+    _linked(any_store, corpus)
+    assert _table(any_store, _names(corpus)) == EXPECTED
+
+
+def test_the_order_articles_arrive_in_does_not_matter(store, corpus):
+    _linked(store, corpus, order=[7, 13, 2, 9, 0, 11, 4, 6, 1, 12, 3, 10, 5, 8])
+    assert _table(store, _names(corpus)) == EXPECTED
+
+
+def test_linking_again_changes_nothing(store, corpus):
+    _linked(store, corpus)
+    before = [c.as_dict() for c in link.clusters(store, limit=None, with_members=True)]
+    with store.read() as conn:
+        stamps = sorted(conn.execute(link.clusters_table.select().with_only_columns(
+            link.clusters_table.c.id, link.clusters_table.c.updated_at)).all())
+    report = link.link_documents(store, [a.document.id for a in corpus])
+    assert (report.linked, report.unchanged, report.events, report.clusters) == (0, len(corpus), 0, set())
+    assert [c.as_dict() for c in link.clusters(store, limit=None, with_members=True)] == before
+    with store.read() as conn:
+        assert sorted(conn.execute(link.clusters_table.select().with_only_columns(
+            link.clusters_table.c.id, link.clusters_table.c.updated_at)).all()) == stamps
+    assert link.link_pending(store).linked == 0
+
+
+def test_a_syndicated_copy_is_one_source(corpus):
+    by_name = {a.document.meta["fixture"]: a for a in corpus}
+    original, copy = by_name["homs-reuters"], by_name["homs-reuters-copy"]
+    assert link.resemblance(link.sketch(original.document.text), link.sketch(copy.document.text)) >= 0.8
+    # Without the text comparison the copy would be a second origin: its chain names only Yahoo News.
+    assert link.origin_of(copy.events[0].attribution)[3] == "Yahoo News/anonymous"
+    assert link.origin_of(original.events[0].attribution)[3] == "Reuters/anonymous"
+
+
+def test_the_canonical_event_takes_the_best_supported_values(store, corpus):
+    _linked(store, corpus)
+    names = _names(corpus)
+    found = {frozenset(names[m.doc_id] for m in c.members): c
+             for c in link.clusters(store, limit=None, with_members=True)}
+    homs = found[HOMS].canonical
+    assert (homs.type, homs.source_actor.code, homs.target_actor.code, homs.place.name, homs.when.start,
+            homs.modality) == ("ASSAULT", "SYRREB", "SYR", "Homs", dt.date(2024, 12, 7), "asserted")
+    assert homs.id == found[HOMS].id
+    doha = found[DOHA].canonical   # roles are swapped in one report: the canonical keeps one orientation
+    assert {doha.source_actor.code, doha.target_actor.code} == {"TURGOV", "RUSGOV"}
+    mezzeh = found[MEZZEH].canonical   # two reports say Tuesday, one Sunday
+    assert mezzeh.when.start == dt.date(2024, 12, 10)
+    kobani = found[KOBANI]
+    assert kobani.modality == "asserted" and kobani.canonical.place.name == "Kobani"
+
+
+def test_a_reanalysed_document_updates_its_memberships(any_store, corpus):
+    store = any_store
+    _linked(store, corpus)
+    names = _names(corpus)
+    by_name = {a.document.meta["fixture"]: a for a in corpus}
+    homs_id = next(c.id for c in link.clusters(store, limit=None, with_members=True)
+                   if {names[m.doc_id] for m in c.members} == HOMS)
+    # The denial re-coded as an assertion: a third source; the denial is gone, its date (the day the
+    # ministry spoke) now disagrees.
+    tass = by_name["kobani-tass"]
+    store.save(tass.model_copy(update={"events": [e.model_copy(update={"modality": "reported"})
+                                                  for e in tass.events]}))
+    # The AP report re-analysed with no events: Homs keeps its id, loses a source.
+    store.save(by_name["homs-ap"].model_copy(update={"events": []}))
+    report = link.link_pending(store)
+    assert report.linked == 2
+    table = _table(store, names)
+    assert table[KOBANI]["independent_sources"] == 3
+    assert table[KOBANI]["contradictions"] == [("date", {"kobani-k24": "2024-12-11", "kobani-sdf": "2024-12-11",
+                                                          "kobani-tass": "2024-12-12"})]
+    homs = link.cluster(store, homs_id)
+    assert homs is not None and homs.size == 3 and homs.independent_sources == 1
+    assert frozenset(names[m.doc_id] for m in homs.members) == HOMS - {"homs-ap"}
+
+
+def test_a_cluster_keeps_the_id_of_its_first_member(store, corpus):
+    by_name = {a.document.meta["fixture"]: a for a in corpus}
+    store.save_many(corpus)
+    link.link_documents(store, [by_name["mezzeh-haaretz"].document.id])
+    first = link.cluster_of(store, by_name["mezzeh-haaretz"].events[0].id)
+    link.link_documents(store, [a.document.id for a in corpus])
+    assert link.cluster_of(store, by_name["mezzeh-aljazeera"].events[0].id) == first
+
+
+def test_an_independent_report_is_a_second_source_and_a_copy_is_not(tmp_path, engine, sample_text):
+    published = dt.date(2024, 12, 7)
+    sample = engine.analyze(sample_text, published=published)
+    reuters = next(iter(engine.analyze_many(_documents("evacuation-reuters.jsonl"))))
+    copy = engine.analyze(sample_text + "\n(Republished with permission.)", published=published,
+                          outlet="Kyiv Post")
+    evacuation = "a9dbab8ebdf7e05e"   # "Iranians began leaving Syria on Friday, officials said" (the sample)
+    assert any(e.id == evacuation for e in sample.events)
+    for others, expected in (([copy], 1), ([reuters], 2), ([copy, reuters], 2)):
+        with Store(f"sqlite:///{tmp_path / f'evacuation-{len(others)}-{expected}.db'}") as store:
+            _linked(store, [sample, *others])
+            found = link.cluster(store, link.cluster_of(store, evacuation))
+            assert found is not None
+            assert {m.doc_id for m in found.members} == {a.document.id for a in (sample, *others)}
+            assert found.independent_sources == expected, found.origins
+            assert found.anonymous_only
+
+
+# ----------------------------------------------------------------------------------------- origins
+
+def _chain(*links: tuple[str, str, bool]) -> list[Source]:
+    return [Source(name=n, kind=k, anonymous=a) for n, k, a in links]  # type: ignore[arg-type]
+
+
+def test_the_origin_is_the_speaker_behind_the_last_news_organisation():
+    nyt_officials = _chain(("RBK-Ukraine", "outlet", False), ("The New York Times", "outlet", False),
+                           ("officials", "official", True))
+    assert link.origin_of(nyt_officials) == ("anon:new york times", "The New York Times", True,
+                                             "The New York Times/anonymous")
+    citing = _chain(("Al Arabiya", "outlet", False), ("Reuters", "agency", False))
+    assert link.origin_of(citing)[:2] == ("org:reuters", "Reuters")
+    named = _chain(("TASS", "agency", False), ("Russian Defence Ministry", "person", False))
+    named_elsewhere = _chain(("Reuters", "agency", False), ("the Russian Defence Ministry", "government", False))
+    assert link.origin_of(named)[0] == link.origin_of(named_elsewhere)[0] == "named:russian defence ministry"
+    assert link.origin_of([], outlet="BBC")[:3] == ("org:bbc", "BBC", False)
+
+
+# ----------------------------------------------------------------------------------------- synthetic events
+
+_PLACES = {
+    "Damascus": Place(geonameid=170654, name="Damascus", country="SY", country3="SYR", lat=33.51, lon=36.29),
+    "Douma": Place(geonameid=170592, name="Douma", country="SY", country3="SYR", lat=33.57, lon=36.40),
+    "Homs": Place(geonameid=169577, name="Homs", country="SY", country3="SYR", lat=34.73, lon=36.71),
+    "Aleppo": Place(geonameid=170063, name="Aleppo", country="SY", country3="SYR", lat=36.20, lon=37.16),
+    "Syria": Place(geonameid=163843, name="Syria", country="SY", country3="SYR", lat=35.0, lon=38.0,
+                   feature="country", precision="country"),
+}
+_ACTORS = {
+    "IRN": Actor(code="IRN", name="Iran", country="IRN", kind="state"),
+    "IRNMIL": Actor(code="IRNMIL", name="Iranian forces", country="IRN", sector="MIL"),
+    "SYRREB": Actor(code="SYRREB", name="rebels", country="SYR", sector="REB"),
+    "SYR": Actor(code="SYR", name="Syria", country="SYR", kind="state"),
+}
+_CHAINS = {
+    "reuters-anon": _chain(("Reuters", "agency", False), ("officials", "official", True)),
+    "ap-sohr": _chain(("Associated Press", "agency", False), ("SOHR", "organization", False)),
+    "bbc": _chain(("BBC", "outlet", False)),
+    "bbc-citing-reuters": _chain(("BBC", "outlet", False), ("Reuters", "agency", False)),
+}
+_TEXTS = ["iran pulls forces out of syria as rebels advance on the capital after a week of fighting",
+          "rebels seize the city after government troops withdraw overnight according to a war monitor"]
+_SPAN = Span(start=0, end=4, text="word")
+D0 = dt.date(2024, 12, 1)
+
+
+def _event(doc_id: str, n: int, type_: str, source: str, target: str | None, place: str | None,
+           day: int | None, days: int = 0, modality: str = "asserted", chain: str = "bbc") -> Event:
+    mode = "withdraw" if type_ == "RETREAT" else "seize" if type_ == "COERCE" else None
+    when = When() if day is None else When(start=D0 + dt.timedelta(days=day),
+                                           end=D0 + dt.timedelta(days=day + days),
+                                           granularity="day" if days == 0 else "range")
+    return Event(id=f"{doc_id}-{n}", doc_id=doc_id, type=type_, mode=mode, source_actor=_ACTORS[source],
+                 target_actor=_ACTORS[target] if target else None, place=_PLACES[place] if place else None,
+                 when=when, modality=modality, attribution=_CHAINS[chain],  # type: ignore[arg-type]
+                 confidence=0.5 + n / 100, evidence={"trigger": _SPAN, "sentence": _SPAN})
+
+
+def _analysis(text: str, published: int, specs: list[tuple[Any, ...]], outlet: str = "BBC") -> Analysis:
+    doc = Document.from_text(text, outlet=outlet, published=D0 + dt.timedelta(days=published))
+    return Analysis(document=doc, events=[_event(doc.id, n, *spec) for n, spec in enumerate(specs)])
+
+
+def _memory_store() -> Store:
+    return Store("sqlite://")
+
+
+def test_pair_levels():
+    serial = iter(range(100))
+
+    def member(*spec: Any, published: int = 10) -> link.Member:
+        event = _event("d", next(serial), *spec)
+        return link.member_of(event, outlet="BBC", published=D0 + dt.timedelta(days=published))
+
+    homs = member("ASSAULT", "SYRREB", "SYR", "Homs", 6)
+    assert link.pair_level(homs, member("COERCE", "SYRREB", None, "Homs", 6)) == link.STRONG   # seize ~ capture
+    assert link.pair_level(homs, member("ASSAULT", "SYRREB", "SYR", "Aleppo", 6)) == link.WEAK  # far, same day
+    assert link.pair_level(homs, member("ASSAULT", "SYRREB", "SYR", "Homs", 8)) == link.WEAK    # two days apart
+    assert link.pair_level(homs, member("ASSAULT", "SYRREB", "SYR", "Homs", 12)) == 0           # too far apart
+    assert link.pair_level(homs, member("ASSAULT", "SYR", None, "Homs", 6)) == 0                # SYR is not SYRREB
+    assert link.pair_level(homs, member("ASSAULT", "SYRREB", None, "Homs", 6, 0, "future")) == 0
+    out = member("RETREAT", "IRN", None, "Syria", None)
+    assert link.pair_level(out, member("RETREAT", "IRNMIL", None, "Syria", 7)) == link.STRONG  # undated: strong
+    assert link.pair_level(out, member("RETREAT", "IRNMIL", None, "Damascus", 7)) == link.WEAK  # country ⊃ city
+    assert link.pair_level(out, member("RETREAT", "IRNMIL", None, None, 7)) == 0                # undated, no place
+    assert link.pair_level(out, member("RETREAT", "IRN", None, "Syria", None, published=30)) == 0  # weeks apart
+
+
+def test_weak_links_need_a_unique_pair_between_two_documents():
+    one = _analysis("first report", 8, [("ASSAULT", "SYRREB", "SYR", "Syria", 6)])
+    two = _analysis("second report", 8, [("ASSAULT", "SYRREB", "SYR", "Homs", 6),
+                                         ("ASSAULT", "SYRREB", "SYR", "Aleppo", 6)])
+    with _memory_store() as store:
+        _linked(store, [one, two])
+        sizes = sorted(c.size for c in link.clusters(store, limit=None))
+    assert sizes == [1, 1, 1]   # "rebels took ground in Syria" does not chain Homs and Aleppo together
+    three = _analysis("third report", 8, [("ASSAULT", "SYRREB", "SYR", "Homs", 6)])
+    with _memory_store() as store:
+        _linked(store, [one, three])
+        found = link.clusters(store, limit=None)
+    assert [c.size for c in found] == [2] and found[0].place == "Homs"   # the more specific place wins
+
+
+def test_a_bridge_merges_clusters_and_its_removal_splits_them(any_store):
+    early = _analysis("early report", 2, [("RETREAT", "IRN", None, "Damascus", 1)])
+    late = _analysis("late report", 10, [("RETREAT", "IRN", None, "Damascus", 9)])
+    week = _analysis("weekly roundup", 10, [("RETREAT", "IRNMIL", None, "Damascus", 1, 8)])
+    with any_store as store:
+        _linked(store, [early, late])
+        first, second = link.cluster_of(store, early.events[0].id), link.cluster_of(store, late.events[0].id)
+        assert first != second
+        _linked(store, [week])
+        assert link.cluster_of(store, late.events[0].id) == first        # the older cluster's id survives
+        merged = link.cluster(store, second)                             # the other id is an alias
+        assert merged is not None and merged.id == first and merged.size == 3
+        store.save(week.model_copy(update={"events": []}))
+        link.link_pending(store)
+        assert link.cluster_of(store, early.events[0].id) == first
+        assert link.cluster_of(store, late.events[0].id) not in (None, first)
+        assert sorted(c.size for c in link.clusters(store, limit=None)) == [1, 1]
+
+
+def test_a_deleted_document_is_unlinked(store):
+    one = _analysis("a report", 2, [("RETREAT", "IRN", None, "Damascus", 1)])
+    two = _analysis("another report", 2, [("RETREAT", "IRN", None, "Damascus", 1)], outlet="AP")
+    _linked(store, [one, two])
+    with store.write() as conn:   # as a user's cleanup script might
+        conn.execute(link.documents_table.delete().where(link.documents_table.c.id == two.document.id))
+    report = link.link_pending(store)
+    assert report.removed == 1
+    assert [c.size for c in link.clusters(store, limit=None)] == [1]
+
+
+# ----------------------------------------------------------------------------------------- properties
+
+_event_specs = st.tuples(
+    st.sampled_from(["RETREAT", "ASSAULT", "COERCE", "CONSULT"]), st.sampled_from(sorted(_ACTORS)),
+    st.sampled_from([None, "SYR", "IRN"]), st.sampled_from([None, *sorted(_PLACES)]),
+    st.one_of(st.none(), st.integers(0, 8)), st.sampled_from([0, 0, 3]),
+    st.sampled_from(["asserted", "reported", "negated", "historical"]), st.sampled_from(sorted(_CHAINS)))
+_doc_specs = st.tuples(st.integers(0, 1), st.integers(0, 9), st.lists(_event_specs, min_size=1, max_size=3))
+_corpora = st.lists(_doc_specs, min_size=1, max_size=5)
+
+
+def _build(specs: list[tuple[Any, ...]]) -> list[Analysis]:
+    # A shared template plus a per-document word: documents of one template are near-duplicates.
+    return [_analysis(f"{_TEXTS[t]} ref{i}", published, events, outlet=f"Outlet {i % 3}")
+            for i, (t, published, events) in enumerate(specs)]
+
+
+def _signature(store: Store) -> set[Any]:
+    """Everything about the clusters except their ids (which name the first member to arrive)."""
+    out = set()
+    for c in link.clusters(store, limit=None, with_members=True):
+        canonical = c.canonical
+        out.add((frozenset(m.event_id for m in c.members), c.type, c.mode, c.modality, c.size, c.documents,
+                 c.independent_sources, c.anonymous_only, tuple(c.origins),
+                 tuple((x.kind, tuple(x.members), tuple(x.values)) for x in c.contradictions),
+                 canonical.source_actor.code if canonical.source_actor else None,
+                 canonical.target_actor.code if canonical.target_actor else None,
+                 canonical.place.name if canonical.place else None, canonical.when.start, canonical.when.end))
+    return out
+
+
+# Few examples over a small universe of actors, places and days: collisions (links, merges, near-duplicates,
+# contradictions) are the rule, not the exception, so 20 examples exercise a lot.
+_FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_FAST
+@given(_corpora, st.randoms(use_true_random=False))
+def test_linking_is_order_independent(specs, rnd):
+    analyses = _build(specs)
+    order = list(range(len(analyses)))
+    rnd.shuffle(order)
+    with _memory_store() as one, _memory_store() as other:
+        _linked(one, analyses)
+        other.save_many(analyses)
+        link.link_documents(other, [analyses[i].document.id for i in order])   # one batch, another order
+        assert _signature(one) == _signature(other)
+
+
+@_FAST
+@given(_corpora)
+def test_incremental_linking_finds_every_link(specs):
+    """Clusters built one document at a time from indexed candidates equal the connected components of
+    every accepted pair, computed by brute force: the candidate lookup misses nothing."""
+    analyses = _build(specs)
+    members = [link.member_of(e, outlet=a.document.outlet, published=a.document.published)
+               for a in analyses for e in a.events]
+    by_doc: dict[str, list[link.Member]] = {}
+    for m in members:
+        by_doc.setdefault(m.doc_id, []).append(m)
+    expected = {frozenset(m.event_id for m in comp) for comp in link._components(members, by_doc)}
+    with _memory_store() as store:
+        _linked(store, analyses)
+        found = {frozenset(m.event_id for m in c.members)
+                 for c in link.clusters(store, limit=None, with_members=True)}
+    assert found == expected
+
+
+@_FAST
+@given(_corpora)
+def test_linking_is_idempotent(specs):
+    analyses = _build(specs)
+    with _memory_store() as store:
+        _linked(store, analyses)
+        before = _signature(store)
+        report = link.link_documents(store, [a.document.id for a in reversed(analyses)])
+        assert report.linked == 0 and report.clusters == set()
+        assert _signature(store) == before
+
+
+@_FAST
+@given(_corpora, st.data())
+def test_updates_end_where_linking_from_scratch_would(specs, data):
+    analyses = _build(specs)
+    target = data.draw(st.integers(0, len(analyses) - 1))
+    replacement = data.draw(st.lists(_event_specs, max_size=3))
+    doc = analyses[target].document
+    changed = Analysis(document=doc, events=[_event(doc.id, 10 + n, *s) for n, s in enumerate(replacement)])
+    final = [changed if i == target else a for i, a in enumerate(analyses)]
+    with _memory_store() as updated, _memory_store() as fresh:
+        _linked(updated, analyses)
+        updated.save(changed)
+        link.link_pending(updated)
+        _linked(fresh, final)
+        assert _signature(updated) == _signature(fresh)
