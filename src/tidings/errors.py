@@ -10,6 +10,8 @@ Code ranges:
 E1xx   ingest: reading sources (files, HTML, feeds, URLs, JSONL)
 E2xx   store: opening, migrating, reading and writing the database
 E3xx   input: bad arguments or data given by the caller (formats, filters)
+E4xx   coding: E401 a document's analysis raised (a bug; the document is stored without events)
+E6xx   across articles: watch rules and alert delivery
 ====== ===================================================================
 
 Store codes: E201 cannot open the database, E202 database newer than this tidings, E203 migration
