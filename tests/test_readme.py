@@ -16,7 +16,7 @@ README = (ROOT / "README.md").read_text("utf-8")
 
 def test_two_setup_commands_and_ci_uses_the_second():
     section = README.split("## Two commands", 1)[1].split("\n## ", 1)[0]
-    commands = re.findall(r"```bash\n(.+?)\n```", section, re.S)
+    commands = re.findall(r"```bash\n(.+?)\n```", section, re.DOTALL)
     assert commands == ["bash scripts/demo.sh", "bash scripts/test.sh"]
     assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
-from tidings.records import Document, Source, Span
 from tidings.nlp import sentences
+from tidings.records import Document, Source, Span
 from tidings.settings import DATA_DIR
 
 __all__ = ["Attribution", "Cues", "chain_for", "document_chain", "find_attributions", "load_cues", "merge_chains"]

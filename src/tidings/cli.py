@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -22,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=(
 console = Console() if sys.stdout.isatty() else Console(width=200)
 err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
 
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default sqlite:///tidings.db).")]
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default sqlite:///tidings.db).")]
 _FORMATS = ("table", "json", "jsonl")
 
 
@@ -47,9 +47,9 @@ def _register_plugins() -> None:
 @app.command()
 def analyze(
     paths: Annotated[list[str], typer.Argument(help="Files, directories or - for stdin.")],
-    published: Annotated[Optional[str], typer.Option(help="Publication date YYYY-MM-DD (plain text).")] = None,
-    outlet: Annotated[Optional[str], typer.Option(help="Outlet that published the text.")] = None,
-    url: Annotated[Optional[str], typer.Option(help="URL of the text.")] = None,
+    published: Annotated[str | None, typer.Option(help="Publication date YYYY-MM-DD (plain text).")] = None,
+    outlet: Annotated[str | None, typer.Option(help="Outlet that published the text.")] = None,
+    url: Annotated[str | None, typer.Option(help="URL of the text.")] = None,
     db: DbOption = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
     store: Annotated[bool, typer.Option("--store/--no-store", help="Write results to the database.")] = True,
@@ -128,21 +128,21 @@ def _actor(actor: object) -> str:
 @app.command()
 def events(
     db: DbOption = None,
-    type: Annotated[Optional[list[str]], typer.Option("--type", help="PLOVER type (repeatable).")] = None,
-    actor: Annotated[Optional[str], typer.Option(help="Actor code prefix or name.")] = None,
-    country: Annotated[Optional[str], typer.Option(help="ISO country code of an actor or the place.")] = None,
-    place: Annotated[Optional[str], typer.Option(help="Place name.")] = None,
-    since: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD")] = None,
-    until: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD")] = None,
-    modality: Annotated[Optional[list[str]], typer.Option(help="asserted, reported, hedged, negated, …")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Name in the attribution chain.")] = None,
-    text: Annotated[Optional[str], typer.Option(help="Full-text search in the documents.")] = None,
+    type: Annotated[list[str] | None, typer.Option("--type", help="PLOVER type (repeatable).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Actor code prefix or name.")] = None,
+    country: Annotated[str | None, typer.Option(help="ISO country code of an actor or the place.")] = None,
+    place: Annotated[str | None, typer.Option(help="Place name.")] = None,
+    since: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    modality: Annotated[list[str] | None, typer.Option(help="asserted, reported, hedged, negated, …")] = None,
+    source: Annotated[str | None, typer.Option(help="Name in the attribution chain.")] = None,
+    text: Annotated[str | None, typer.Option(help="Full-text search in the documents.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many events.")] = 100,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
 ) -> None:
     """List stored events, filtered."""
-    found = service.find_events(db, type=type, actor=actor, country=country, place=place, since=_date(since),
-                                until=_date(until), modality=modality, source=source, text=text, limit=limit)
+    found = service.find_events(db, type=type, actor=actor, country=country, place=place, since=parse_date_option(since),
+                                until=parse_date_option(until), modality=modality, source=source, text=text, limit=limit)
     if fmt == "table":
         console.print(events_table(found))
     elif fmt == "json":
@@ -152,7 +152,8 @@ def events(
             sys.stdout.write(e.model_dump_json() + "\n")
 
 
-def _date(value: str | None) -> dt.date | None:
+def parse_date_option(value: str | None) -> dt.date | None:
+    """A YYYY-MM-DD command-line option (shared by every verb that takes dates)."""
     if value is None:
         return None
     try:

@@ -46,12 +46,9 @@ def _err() -> Any:
 
 
 def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"not a date: {value!r} (expected YYYY-MM-DD)") from None
+    from tidings.cli import parse_date_option
+
+    return parse_date_option(value)
 
 
 def _check_format(fmt: str) -> None:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from spacy.tokens import Token
 from spacy.tokens import Span as SpacySpan
+from spacy.tokens import Token
 
 from tidings.attribution import Attribution, Cues, chain_for, merge_chains
 from tidings.mentions import DocContext, TimeMention, token_span
@@ -122,7 +122,7 @@ class TriggerTable:
                 return replace(rule, mode=modes[lemma])
         return rule
 
-    def match(self, token: Token) -> Trigger | None:  # noqa: C901 - one constraint per line
+    def match(self, token: Token) -> Trigger | None:
         """The pattern that fires on ``token``, or None."""
         pos = "VERB" if token.pos_ in ("VERB", "AUX") else "NOUN" if token.pos_ in ("NOUN", "PROPN") else None
         if pos is None:

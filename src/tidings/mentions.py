@@ -21,9 +21,9 @@ from spacy.tokens import Span as SpacySpan
 
 from tidings import when as time_rules
 from tidings.actors import ActorDictionary
+from tidings.nlp import sentences
 from tidings.places import Gazetteer
 from tidings.records import Actor, Mention, Place, Span, When
-from tidings.nlp import sentences
 
 __all__ = ["DocContext", "TimeMention", "token_span"]
 

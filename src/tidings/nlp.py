@@ -81,11 +81,7 @@ def _ambiguous_place(text: str) -> bool:
 
 # Single-word GeoNames entries that are ordinary capitalised words at the start of a sentence.
 _COMMON_WORDS = frozenset(
-    """president minister police army government officials military security union independence
-    victoria mobile reading split nice bath march may june august university justice liberty
-    commerce progress unity hope enterprise opportunity friendship concord harmony providence
-    mission central north south east west middle new sunday monday tuesday wednesday thursday
-    friday saturday media press power state republic""".split()
+    ["president", "minister", "police", "army", "government", "officials", "military", "security", "union", "independence", "victoria", "mobile", "reading", "split", "nice", "bath", "march", "may", "june", "august", "university", "justice", "liberty", "commerce", "progress", "unity", "hope", "enterprise", "opportunity", "friendship", "concord", "harmony", "providence", "mission", "central", "north", "south", "east", "west", "middle", "new", "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "media", "press", "power", "state", "republic"]
 )
 
 

@@ -122,7 +122,7 @@ class Engine:
         for document, doc in zip(batch, docs, strict=True):
             try:
                 yield self._code(document, doc)
-            except Exception as exc:  # noqa: BLE001 - one document's bug must not stop a batch
+            except Exception as exc:
                 log.exception("coding failed for document %s", document.id)
                 yield Analysis(document=document, warnings=[
                     f"{CODING_FAILED}: coding failed ({type(exc).__name__}: {exc}); stored without events"])

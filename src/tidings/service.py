@@ -30,7 +30,7 @@ class AnalyzeResult:
         return sum(len(a.events) for a in self.analyses)
 
 
-def open_store(db: str | None):  # noqa: ANN201 - Store is imported lazily (SQLAlchemy import cost)
+def open_store(db: str | None):
     from tidings.store import Store
 
     return Store(db or Settings().db_url)

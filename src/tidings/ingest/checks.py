@@ -9,9 +9,7 @@ __all__ = ["decode_text", "looks_binary", "looks_english", "parse_published"]
 
 # The 60 most frequent English function words: an English news text of any length has many of them.
 _ENGLISH = frozenset(
-    """the of and to a in is that for it as was with on by he be at are from this have an or
-    which his not but had they has were their been its will after who said would more than one
-    into about also over can new other all two could she we there when up out first""".split()
+    ["the", "of", "and", "to", "a", "in", "is", "that", "for", "it", "as", "was", "with", "on", "by", "he", "be", "at", "are", "from", "this", "have", "an", "or", "which", "his", "not", "but", "had", "they", "has", "were", "their", "been", "its", "will", "after", "who", "said", "would", "more", "than", "one", "into", "about", "also", "over", "can", "new", "other", "all", "two", "could", "she", "we", "there", "when", "up", "out", "first"]
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 

@@ -280,7 +280,7 @@ def _fire_watch_rules(store: Store, analyses: list[Analysis]) -> None:
         return
     try:
         hook(store, analyses)
-    except Exception:  # noqa: BLE001 - a watch rule's bug is not the feed's problem
+    except Exception:
         log.exception("watch rules failed on %d followed article(s)", len(analyses))
 
 
