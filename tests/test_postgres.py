@@ -136,3 +136,34 @@ def test_postgresql_uses_its_own_full_text_index(pg_store: Store) -> None:
 def test_postgresql_snippets_mark_the_match(pg_store: Store) -> None:
     [(doc, snippet)] = pg_store.search("Geneva")
     assert doc.title == "Geneva talks" and "«Geneva»" in snippet
+
+
+def test_postgresql_feed_state_round_trip(pg_schema_url: str) -> None:
+    with Store(pg_schema_url) as store:
+        store.save_feed("https://wire.example/rss", title="Wire", etag='"v1"')
+        store.save_feed("https://wire.example/rss", failures=2)                 # only the columns given
+        row = {"feed_url": "https://wire.example/rss", "item_key": "a" * 64, "guid": "g1", "link": None,
+               "title": "One", "published": None, "status": "retry", "attempts": 1, "doc_id": None, "error": "x"}
+        store.save_feed_items([row])
+        store.save_feed_items([{**row, "status": "done", "attempts": 2, "error": None}])
+        feed = store.feed("https://wire.example/rss")
+        assert (feed["title"], feed["etag"], feed["failures"]) == ("Wire", '"v1"', 2)
+        [item] = store.feed_items("https://wire.example/rss", ["a" * 64, "b" * 64]).values()
+        assert (item["status"], item["attempts"], item["error"]) == ("done", 2, None)
+
+
+def test_postgresql_batch_resumes_from_the_store(pg_schema_url: str, tmp_path: Path, engine: Any) -> None:
+    import json
+
+    from tidings.scale import run_batch
+
+    corpus = tmp_path / "c.jsonl"
+    texts = ["Rebels captured Homs on Friday, a monitor said.",
+             "Iran withdrew its officers from Syria, officials said on Saturday.",
+             "Police arrested twelve protesters in Tbilisi on Sunday."]
+    corpus.write_text("".join(json.dumps({"text": t, "published": "2024-12-07"}) + "\n" for t in texts), "utf-8")
+    first = run_batch([corpus], [pg_schema_url], local_engine=engine)
+    again = run_batch([corpus], [pg_schema_url], local_engine=engine)
+    assert (first.done, again.done, again.skipped) == (3, 0, 3)
+    with Store(pg_schema_url) as store:
+        assert store.stats()["documents"] == 3

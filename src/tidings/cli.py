@@ -206,7 +206,7 @@ def highlight_evidence(event: Event, text: str | None) -> Text:
 @app.command()
 def export(
     out: Annotated[Path, typer.Argument(help="Output file, or - for stdout (not for parquet).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl, json, parquet, geojson")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl, json, parquet, geojson, acled, gdelt")] = "jsonl",
     db: DbOption = None,
 ) -> None:
     """Export stored events."""

@@ -126,7 +126,8 @@ def export(db: str | None, fmt: str, out: Path | str) -> int:
     store = open_store(db)
     try:
         target = sys.stdout if str(out) == "-" else Path(out)
-        return export_events(store.iter_events(), fmt, target)
+        # ACLED/GDELT shapes take the source and URL columns from each event's document.
+        return export_events(store.iter_events(), fmt, target, documents=store.document)
     finally:
         store.close()
 

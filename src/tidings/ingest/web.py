@@ -78,6 +78,7 @@ class FetchPolicy:
     retries: int = 2                     # extra attempts after a transient failure
     backoff: float = 1.0                 # seconds before the first retry; doubles each time
     allow_private: bool = field(default_factory=_env_allows_private)
+    trust_env: bool = False              # honour HTTP(S)_PROXY / NO_PROXY (the address check stays local)
 
 
 class FetchError(IngestError):
@@ -195,7 +196,8 @@ class WebClient:
         self._httpx = httpx
         self._client = httpx.Client(
             timeout=httpx.Timeout(p.read_timeout, connect=p.connect_timeout),
-            follow_redirects=False, headers={"User-Agent": USER_AGENT}, transport=transport, trust_env=False)
+            follow_redirects=False, headers={"User-Agent": USER_AGENT}, transport=transport,
+            trust_env=p.trust_env)
 
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
               accept: str = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.1") -> FetchResult:
