@@ -23,6 +23,7 @@ __all__ = ["governors", "modality_of", "tense_of"]
 _CHAIN_DEPS = {"xcomp", "ccomp", "advcl", "conj", "dobj", "pobj", "prep", "acl", "pcomp", "nsubj", "attr", "oprd"}
 #: Cues found above the trigger do not make an event historical when its own date is this recent.
 RECENT = dt.timedelta(days=31)
+_DURATION_NOUNS = frozenset({"year", "decade", "month", "century", "generation"})
 #: An event dated this long before publication is background, whatever the grammar says.
 HISTORICAL_AGE = dt.timedelta(days=365)
 
@@ -174,7 +175,9 @@ def _historical_cue(token: Token, cues: Cues) -> Token | None:
             if child.lower_ != "long" or _perfect(token):
                 return child
         if child.dep_ == "prep" and child.lower_ in cues.historical_preps:
-            if any(t.lemma_.lower() in cues.historical_nouns for t in child.subtree):
+            # "for years", "over decades" are background; "for a possible war" is a purpose, not history.
+            nouns = _DURATION_NOUNS if child.lower_ in ("for", "over") else cues.historical_nouns
+            if any(t.lemma_.lower() in nouns for t in child.subtree):
                 return child
         if child.lower_ == "used" and child.dep_ in ("aux", "advcl"):
             return child
