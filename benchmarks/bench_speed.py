@@ -179,7 +179,8 @@ def _tidings_command() -> list[str]:
 def cold_start(article: Path = ARTICLE, runs: int = 3) -> dict[str, Any]:
     """``tidings analyze ARTICLE`` in fresh processes: the first run may build the gazetteer cache
     (reported apart); the median of the next ``runs`` is the cold start a user sees."""
-    argv = [*_tidings_command(), "analyze", str(article), "--no-store", "--format", "jsonl"]
+    shown = article.relative_to(ROOT) if article.is_relative_to(ROOT) else article  # cwd is ROOT
+    argv = [*_tidings_command(), "analyze", str(shown), "--no-store", "--format", "jsonl"]
     first = _child(argv)
     later = [_child(argv) for _ in range(runs)]
     return {"command": " ".join(["tidings", *argv[len(_tidings_command()):]]), "first_run_s": first[0],

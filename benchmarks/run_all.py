@@ -113,9 +113,20 @@ def others(quick: bool) -> dict[str, Any]:
             code, stdout, stderr = -1, "", "timed out after 1800 s"
         out[script.name] = {"command": " ".join(["python", f"benchmarks/{script.name}", *argv[2:]]),
                             "seconds": time.perf_counter() - start, "exit_code": code,
-                            "output": stdout[-3000:], "stderr": stderr[-800:] if code else ""}
+                            "output": _report_text(stdout), "stderr": stderr[-800:] if code else ""}
         print(f"{script.name}: exit {code}, {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return out
+
+
+def _report_text(stdout: str, limit: int = 4000) -> str:
+    """A script's printed report without a trailing JSON dump of the same figures, cut to ``limit``."""
+    lines = stdout.splitlines()
+    for number, line in enumerate(lines):
+        if number and line.strip() in ("{", "["):
+            lines = lines[:number]
+            break
+    text = "\n".join(lines).strip()
+    return text if len(text) <= limit else text[:limit] + "\n…"
 
 
 def machine() -> dict[str, Any]:
@@ -276,7 +287,11 @@ def speed_section(speed: dict[str, Any]) -> list[str]:
     lines += _table(["processes", "spaCy docs/s", "spaCy words/s", "tidings docs/s", "tidings words/s",
                      "ratio", "events"], rows)
     for n, r in tp["runs"].items():
-        total = sum(r["stage_seconds"].values()) or 1.0
+        total = sum(r["stage_seconds"].values())
+        if not total:
+            lines += [(f"Time per stage, {n} processes: not collected (the stages run inside the worker processes, "
+                      "whose timers the engine does not return)."), ""]
+            continue
         lines += [f"Time per stage, {n} process{'es' if n != '1' else ''} (one pass over the documents):", ""]
         lines += _table(["stage", "seconds", "ms / document", "share"],
                         [[k, _f(v, 2), _f(1000 * v / tp["documents"], 1), f"{100 * v / total:.0f} %"]

@@ -541,3 +541,14 @@ def test_a_stalled_document_times_out() -> None:
     analyses, failures = ev.analyze_records(records, _HangingEngine(), timeout_s=0.2)  # type: ignore[arg-type]
     assert analyses[0] is not None and analyses[1] is None
     assert len(failures) == 1 and "EngineTimeout" in failures[0]
+
+
+def test_coding_failures_are_reported() -> None:
+    class _Failing(_FakeEngine):
+        def analyze_many(self, documents: list[Document], *, batch_size: int | None = None,
+                         n_process: int | None = None) -> Any:
+            for doc in documents:
+                yield Analysis(document=doc, warnings=["E401: coding failed (TypeError: x); stored without events"])
+
+    analyses, failures = ev.analyze_records([{"id": "a", "text": "Homs is calm."}], _Failing())  # type: ignore[arg-type]
+    assert analyses[0] is not None and failures == ["a: E401: coding failed (TypeError: x); stored without events"]

@@ -772,6 +772,9 @@ def analyze_records(records: Sequence[Mapping[str, Any]], engine: Engine | None 
         for offset, analysis in enumerate(_analyze_chunk(engine, chunk, size, n_process, failures, refs,
                                                          timeout_s)):
             results[index[start + offset]] = analysis
+            # the engine catches a stage's exception and returns the document without events (E401)
+            failures.extend(f"{refs[offset]}: {w}" for w in (analysis.warnings if analysis else [])
+                            if "coding failed" in w)
         done += len(chunk)
         if progress is not None:
             progress(done, len(documents))
