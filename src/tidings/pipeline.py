@@ -121,13 +121,17 @@ class Engine:
             docs = list(self.nlp.pipe((d.text for d in batch), batch_size=len(batch)))
         for document, doc in zip(batch, docs, strict=True):
             try:
-                yield self._code(document, doc)
+                yield self.code(document, doc)
             except Exception as exc:
                 log.exception("coding failed for document %s", document.id)
                 yield Analysis(document=document, warnings=[
                     f"{CODING_FAILED}: coding failed ({type(exc).__name__}: {exc}); stored without events"])
 
-    def _code(self, document: Document, doc: Doc) -> Analysis:
+    def code(self, document: Document, doc: Doc) -> Analysis:
+        """Run every stage after NLP on ``doc``, a parse of ``document.text`` by :attr:`nlp`.
+
+        Public for runners that manage their own ``nlp.pipe`` stream (the Ray and local batch engines).
+        """
         timer = self.timer
         warnings: list[str] = []
         with timer.stage("time"):

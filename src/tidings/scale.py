@@ -382,7 +382,7 @@ def analyze_safely(engine: Engine, documents: list[Document]) -> list[Result]:
 
 def _code_safely(engine: Engine, document: Document, parsed: Any) -> Result:
     try:
-        return engine._code(document, parsed)   # the Engine's own coding stage, on a doc parsed elsewhere
+        return engine.code(document, parsed)   # the Engine's own coding stages, on a doc parsed elsewhere
     except Exception as exc:  # noqa: BLE001
         return _failure(document, exc)
 
