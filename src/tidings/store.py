@@ -874,15 +874,11 @@ class Store:
             conn.execute(events_table.delete().where(ev.doc_id.in_(chunk)))
             conn.execute(mentions_table.delete().where(mentions_table.c.doc_id.in_(chunk)))
 
-    @staticmethod
-    def _delete_documents(conn: Connection, doc_ids: Sequence[str]) -> None:
+    @classmethod
+    def _delete_documents(cls, conn: Connection, doc_ids: Sequence[str]) -> None:
         """Children first, explicitly: correct even where foreign keys are off, and set-based (fast)."""
-        ev = events_table.c
+        cls._delete_children(conn, doc_ids)
         for chunk in _chunks(doc_ids):
-            event_ids = sa.select(ev.id).where(ev.doc_id.in_(chunk))
-            conn.execute(sources_table.delete().where(sources_table.c.event_id.in_(event_ids)))
-            conn.execute(events_table.delete().where(ev.doc_id.in_(chunk)))
-            conn.execute(mentions_table.delete().where(mentions_table.c.doc_id.in_(chunk)))
             conn.execute(documents_table.delete().where(documents_table.c.id.in_(chunk)))
 
     def _remember_names(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
