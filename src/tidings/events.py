@@ -271,6 +271,7 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
         if subj is not None:
             roles.source = ctx.actor_at(subj)
             roles.co_sources = [a for c in _with_conjuncts(subj)[1:] if (a := ctx.actor_at(c)) is not None]
+            roles.co_sources += _coordinated_modifiers(subj, ctx)
         obj = next((c for c in trigger.children if c.dep_ in ("dobj",)), None)
         if obj is not None and rule.object is not None and obj.lemma_.lower() in rule.object:
             # Light verb + noun ("take control of X", "launch an attack on X"): the target hangs off the noun.
@@ -284,6 +285,20 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
         else:
             roles.target_tokens = _first_pobj(trigger, rule)
     return roles
+
+
+def _coordinated_modifiers(head: Token, ctx: DocContext) -> list[Actor]:
+    """"Hungarian and Romanian officials": one actor per coordinated nationality on the same head noun."""
+    found = []
+    for modifier in head.children:
+        if modifier.dep_ not in ("amod", "compound") or modifier.ent_type_ not in ("NORP", "GPE"):
+            continue
+        for other in _with_conjuncts(modifier)[1:]:
+            if other.ent_type_ in ("NORP", "GPE"):
+                actor = ctx.actors.resolve(f"{other.text} {head.text}", context_country=ctx.main_country3)
+                if actor is not None:
+                    found.append(actor.model_copy(update={"span": token_span(head.doc, other.i, other.i + 1)}))
+    return found
 
 
 def _first_pobj(token: Token, rule: Trigger) -> list[Token] | None:
