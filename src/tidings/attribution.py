@@ -20,7 +20,7 @@ from pathlib import Path
 from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
-from tidings.nlp import sentences
+from tidings.nlp import entity_of, sentences
 from tidings.records import Document, Source, Span
 from tidings.settings import DATA_DIR
 
@@ -216,11 +216,11 @@ def _person_in(head: Token) -> SpacySpan | None:
     for token in head.subtree:
         if token.ent_type_ == "PERSON" and token.ent_iob_ == "B" and token.dep_ in ("appos", "compound", "pobj",
                                                                                      "nsubj", "ROOT"):
-            ent = next((e for e in token.doc.ents if e.start == token.i), None)
+            ent = entity_of(token)
             if ent is not None:
                 return ent
         if token.dep_ == "appos" and token.ent_type_ == "PERSON":
-            return next((e for e in token.doc.ents if e.start <= token.i < e.end), None)
+            return entity_of(token)
     return None
 
 

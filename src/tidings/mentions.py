@@ -21,7 +21,7 @@ from spacy.tokens import Span as SpacySpan
 
 from tidings import when as time_rules
 from tidings.actors import ActorDictionary
-from tidings.nlp import sentences
+from tidings.nlp import entity_of, sentences
 from tidings.places import Gazetteer
 from tidings.records import Actor, Mention, Place, Span, When
 
@@ -170,7 +170,7 @@ class DocContext:
                 token.dep_ == "appos" and head.lemma_.lower() in _PLACE_NOUNS)
             if not locative:
                 continue
-            span = _entity_of(token) if token.ent_type_ else None
+            span = entity_of(token)
             if span is None:
                 start = token.i
                 while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound":
@@ -209,7 +209,7 @@ class DocContext:
             # "commanders of the Quds Force", "the leader of HTS": the organisation says who they are.
             return of_actor
         if actor is None and token.ent_type_ in ACTOR_LABELS and token.ent_type_ != "GPE":
-            ent = _entity_of(token)
+            ent = entity_of(token)
             if ent is not None:
                 actor = self.actors.unknown(ent.text, label=ent.label_, context_country=self.main_country3)
                 phrase = ent
@@ -323,13 +323,6 @@ def _reporting_subject(pronoun: Token) -> Token | None:
         return None  # '"They were redeployed", officials said': the speaker reports on others
     subj = next((c for c in verb.children if c.dep_ == "nsubj"), None)
     return subj if subj is not None and subj.pos_ != "PRON" else None
-
-
-def _entity_of(token: Token) -> SpacySpan | None:
-    for ent in token.doc.ents:
-        if ent.start <= token.i < ent.end:
-            return ent
-    return None
 
 
 _NP_DROP = {"relcl", "acl", "punct", "advcl", "cc", "conj", "appos", "prep"}

@@ -56,13 +56,6 @@ def governors(trigger: Token, cues: Cues) -> Iterator[Token]:
         seen += 1
 
 
-def speech_head(trigger: Token, cues: Cues) -> Token | None:
-    """The reporting verb whose statement contains the trigger, if any."""
-    chain = list(governors(trigger, cues))
-    head = chain[-1].head
-    return head if head.lemma_.lower() in cues.reporting_verbs else None
-
-
 def tense_of(trigger: Token, cues: Cues) -> str | None:
     """"future", "past", "present" or None, from the auxiliaries of the trigger's clause."""
     for token in governors(trigger, cues):

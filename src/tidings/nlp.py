@@ -15,10 +15,10 @@ from typing import Any
 import numpy
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
-__all__ = ["ENTITY_RULER", "load_nlp", "ruler_patterns", "sentences"]
+__all__ = ["ENTITY_RULER", "entity_of", "load_nlp", "ruler_patterns", "sentences"]
 
 ENTITY_RULER = "tidings_entity_ruler"
 _LOCK = threading.Lock()
@@ -42,6 +42,16 @@ def sentences(doc: Doc) -> list[SpacySpan]:
     if cached is None:
         cached = doc.user_data["tidings_sentences"] = list(doc.sents)
     return cached
+
+
+def entity_of(token: Token) -> SpacySpan | None:
+    """The named entity that covers ``token``, if any."""
+    if not token.ent_type_:
+        return None
+    for ent in token.doc.ents:
+        if ent.start <= token.i < ent.end:
+            return ent
+    return None
 
 
 def ruler_patterns(data_dir: Path | None = None, cache_dir: Path | None = None) -> list[dict[str, Any]]:
