@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +294,11 @@ def test_pair_levels():
     out = member("RETREAT", "IRN", None, "Syria", None)
     assert link.pair_level(out, member("RETREAT", "IRNMIL", None, "Syria", 7)) == link.STRONG  # undated: strong
     assert link.pair_level(out, member("RETREAT", "IRNMIL", None, "Damascus", 7)) == link.WEAK  # country ⊃ city
-    assert link.pair_level(out, member("RETREAT", "IRNMIL", None, None, 7)) == 0                # undated, no place
+    nowhere = member("RETREAT", "IRNMIL", None, None, 7)
+    assert link.pair_level(replace(out, evidence="Iran pulled out of Syria"),                     # undated, no place,
+                           replace(nowhere, evidence="the guards left on Saturday")) == 0          # nothing else
+    assert link.pair_level(replace(out, evidence="Iran began evacuating its personnel from Syria"),
+                           replace(nowhere, evidence="the evacuation of Iranian personnel began")) == link.WEAK
     assert link.pair_level(out, member("RETREAT", "IRN", None, "Syria", None, published=30)) == 0  # weeks apart
 
 

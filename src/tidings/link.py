@@ -33,6 +33,7 @@ database, written with SQLAlchemy Core only (no dialect-specific SQL).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -57,27 +58,53 @@ __all__ = [
 
 NEAR_KM = 50.0                # places this close may be one place told differently (a weak link)
 FAR_KM = 100.0                # members this far apart contradict each other
-DATE_SLACK_DAYS = 3           # dated reports this far apart may still be one event (a date contradiction)
 UNDATED_LOOKBACK_DAYS = 7     # an undated event happened within this many days before publication
 MAX_WINDOW_DAYS = 14          # longest date window a member keeps (bounds the candidate index range)
 NEAR_DUPLICATE = 0.8          # shingle resemblance above which two texts are copies of one report
 SKETCH_SIZE = 64              # bottom-k MinHash sketch size
 SHINGLE_WORDS = 4
+SIMILAR = 0.25                # content-word overlap of two event sentences that supports a link told vaguely
+VERY_SIMILAR = 0.4            # ... that carries a link whose places or actors disagree (then a contradiction)
 WEAK, STRONG = 1, 2
 _BATCH_DOCUMENTS = 200        # documents per write transaction
 
-# Types that describe the same real-world act. Data, not code, in spirit: a domain expert edits this table.
-_FAMILY_OF_TYPE = {"COERCE/seize": "ASSAULT"}
-# Types whose modes are different acts (withdraw troops vs. release prisoners); elsewhere the mode is the
-# means (aerial vs. drone), and reports of one event disagree on it often.
-_MODE_MATTERS = frozenset({"RETREAT", "COERCE", "SANCTION", "THREATEN", "REQUEST", "REJECT"})
-_SYMMETRIC = frozenset({"CONSULT", "AGREE", "COOPERATE"})   # "A met B" is "B met A"
 # A bare country code (IRN) stands for the state: it is compatible with its state organs (IRNMIL), not with
 # groups opposing or outside the state (SYRREB is not SYR).
 _STATE_SECTORS = frozenset({"GOV", "MIL", "COP", "SPY", "JUD", "LEG"})
 _ASSERTING = frozenset({"asserted", "reported", "hedged"})
 _NEWS_KINDS = frozenset({"outlet", "agency"})
 _FEATURE_RANK = {"site": 3, "city": 2, "admin1": 1, "country": 0}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What linking knows about types, from ``data/plover.json`` (``linking``): knowledge is data."""
+
+    symmetric: frozenset[str]                 # "A met B" is "B met A"
+    families: dict[str, str]                  # TYPE, TYPE/mode or TYPE#cameo -> the family it belongs to
+    mode_matters: frozenset[str]              # types whose modes are different acts (withdraw vs. release)
+    date_slack: dict[str, int]                # granularity -> days two reports' dates may differ by
+    casualty_words: dict[str, tuple[str, ...]]
+
+    @property
+    def max_slack(self) -> int:
+        return max(self.date_slack.values(), default=2)
+
+
+@functools.cache
+def rules() -> Rules:
+    from tidings.settings import DATA_DIR
+
+    data = json.loads((DATA_DIR / "plover.json").read_text("utf-8")).get("linking", {})
+    families: dict[str, str] = {}
+    for group in data.get("compatible_types", []):
+        label = group["types"][0].split("/")[0].split("#")[0]   # the family is named by its first type
+        families.update((key, label) for key in group["types"])
+    slack = {k: int(v) for k, v in data.get("date_slack_days", {}).items() if k != "why"}
+    words = {k: tuple(v) for k, v in data.get("casualty_words", {}).items() if k != "why"}
+    return Rules(frozenset(data.get("symmetric_types", {}).get("types", [])), families,
+                 frozenset(data.get("mode_matters", {}).get("types", [])), slack or {"unknown": 2}, words)
+
 
 Phase = Literal["current", "future", "historical"]
 
@@ -228,9 +255,32 @@ _MEMBER_FIELDS = tuple(f.name for f in fields(Member))
 assert set(_MEMBER_FIELDS) == set(members_table.c.keys()), "Member and cluster_members must match"
 
 
-def family_of(type_: str, mode: str | None = None) -> str:
-    """The family of types that can describe one real-world act (COERCE/seize and ASSAULT: a capture)."""
-    return _FAMILY_OF_TYPE.get(f"{type_}/{mode}", _FAMILY_OF_TYPE.get(type_, type_))
+def family_of(type_: str, mode: str | None = None, cameo: str | None = None) -> str:
+    """The family of types that can describe one real-world act (``linking.compatible_types`` in
+    ``data/plover.json``: COERCE/seize and ASSAULT, a capture; RETREAT/withdraw and an evacuation of people),
+    named by the group's first type; a type in no group is its own family."""
+    return _family_key(type_, mode, cameo)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _family_key(type_: str, mode: str | None, cameo: str | None) -> tuple[str, bool]:
+    """(family, listed): the most specific key wins (TYPE#cameo prefix, then TYPE/mode, then TYPE);
+    ``listed`` says a compatibility group names this type (and mode or CAMEO code) explicitly."""
+    families = rules().families
+    keys = [f"{type_}#{cameo[:n]}" for n in range(len(cameo), 1, -1)] if cameo else []
+    keys += [f"{type_}/{mode}", type_]
+    for key in keys:
+        if key in families:
+            return families[key], True
+    return type_, False
+
+
+def _compatible_types(a: Member, b: Member) -> bool:
+    """One family, and two different types only where a compatibility group lists both (so RETREAT/release
+    is not an evacuation although RETREAT/withdraw is)."""
+    if a.type == b.type:
+        return True
+    return _family_key(a.type, a.mode, a.cameo)[1] and _family_key(b.type, b.mode, b.cameo)[1]
 
 
 def phase_of(modality: str) -> Phase:
@@ -245,7 +295,7 @@ def member_of(event: Event, *, outlet: str | None, published: dt.date | None) ->
     src, tgt, place = event.source_actor, event.target_actor, event.place
     sentence = event.evidence.get("sentence")
     return Member(
-        event_id=event.id, doc_id=event.doc_id, family=family_of(event.type, event.mode),
+        event_id=event.id, doc_id=event.doc_id, family=family_of(event.type, event.mode, event.cameo),
         phase=phase_of(event.modality), type=event.type, mode=event.mode, cameo=event.cameo,
         modality=event.modality, confidence=event.confidence, dated=dated, date_lo=lo, date_hi=hi,
         when_start=event.when.start or event.when.end, when_end=event.when.end or event.when.start,
@@ -322,7 +372,9 @@ def _norm(name: str) -> str:
 def _actor_relation(a_code: str | None, a_name: str | None, a_country: str | None, a_sector: str | None,
                     b_code: str | None, b_name: str | None, b_country: str | None, b_sector: str | None
                     ) -> int | None:
-    """2 same actor, 1 related (code prefix, or same country and sector), 0 different, None unknown."""
+    """2 same actor, 1 related (the hierarchy: a state ⊇ its organs ⊇ a named unit, by code prefix; or the
+    same country and sector; or an uncoded actor of the coded one's country: "Iranian personnel" within
+    IRN), 0 different, None unknown."""
     if not (a_code or a_name) or not (b_code or b_name):
         return None
     if a_code and b_code:
@@ -339,27 +391,49 @@ def _actor_relation(a_code: str | None, a_name: str | None, a_country: str | Non
         return 0
     if a_name and b_name and _norm(a_name) == _norm(b_name):
         return 2
-    return None   # a coded and an uncoded actor, or two uncoded names: nothing to go on
+    if a_country and b_country and (a_code or b_code):
+        # an uncoded group of the coded side's country ("Iranian personnel", sector MIL): within the state
+        # (a bare country code) when its sector is a state organ, within an organ of the same sector; a
+        # person or a group of no known sector is nothing to go on
+        coded = a_code or b_code or ""
+        sector = b_sector if a_code else a_sector
+        if a_country != b_country:
+            return 0
+        if sector and (sector == coded[3:6] or (len(coded) == 3 and sector in _STATE_SECTORS)):
+            return 1
+    return None   # two uncoded names: nothing to go on
 
 
 def _actors(a: Member, b: Member) -> tuple[bool, bool]:
     """(compatible, strong): no known actor contradicts and at least one agrees; strong when the source
     actors agree. Symmetric types may name the parties the other way round ("Lavrov met Fidan"); then
     either party agreeing is strong. Symmetric in a and b, like everything pair_level uses."""
+    direct, crossed = _relations(a, b)
+    if crossed is None or _agree(direct):
+        return _agree(direct), bool(direct[0])
+    return _agree(crossed), bool(crossed[0] or crossed[1])
+
+
+Relations = tuple[int | None, int | None]
+
+
+def _relations(a: Member, b: Member) -> tuple[Relations, Relations | None]:
+    """(source~source, target~target) and, for two symmetric types, (source~target, target~source)."""
     direct = (_actor_relation(a.source_code, a.source_name, a.source_country, a.source_sector,
                               b.source_code, b.source_name, b.source_country, b.source_sector),
               _actor_relation(a.target_code, a.target_name, a.target_country, a.target_sector,
                               b.target_code, b.target_name, b.target_country, b.target_sector))
-    if _agree(direct) or a.type not in _SYMMETRIC or b.type not in _SYMMETRIC:
-        return _agree(direct), bool(direct[0])
+    symmetric = rules().symmetric
+    if a.type not in symmetric or b.type not in symmetric:
+        return direct, None
     crossed = (_actor_relation(a.source_code, a.source_name, a.source_country, a.source_sector,
                                b.target_code, b.target_name, b.target_country, b.target_sector),
                _actor_relation(a.target_code, a.target_name, a.target_country, a.target_sector,
                                b.source_code, b.source_name, b.source_country, b.source_sector))
-    return _agree(crossed), bool(crossed[0] or crossed[1])
+    return direct, crossed
 
 
-def _agree(relations: tuple[int | None, int | None]) -> bool:
+def _agree(relations: Relations) -> bool:
     return 0 not in relations and any(relations)
 
 
@@ -375,7 +449,8 @@ def _contains(area: Member, other: Member) -> bool:
     if area.place_feature == "country":
         return bool(area.place_country3) and area.place_country3 == other.place_country3
     if area.place_feature == "admin1":
-        return bool(area.place_admin1) and area.place_admin1 == other.place_admin1
+        return (bool(area.place_admin1) and area.place_admin1 == other.place_admin1
+                and area.place_country3 == other.place_country3)
     return False
 
 
@@ -395,49 +470,202 @@ def place_relation(a: Member, b: Member) -> Literal["same", "near", "contains", 
     return "same" if _norm(a.place_name) == _norm(b.place_name) else "far"
 
 
+def date_slack(a: Member, b: Member) -> int:
+    """Days two dated reports may differ by and still be one event: by the coarser granularity of the two
+    (``linking.date_slack_days``: a day ±2 for reporting lag, wider for a week or a month)."""
+    slack = rules().date_slack
+    default = slack.get("unknown", 2)
+    return max(slack.get(a.granularity, default), slack.get(b.granularity, default))
+
+
 def date_relation(a: Member, b: Member) -> Literal["overlap", "near", "window", "far"]:
-    """overlap / near (both dated, a few days apart) / window (an undated side, windows overlap) / far."""
+    """overlap / near (both dated, within :func:`date_slack`) / window (an undated side, windows overlap) / far."""
     if a.date_lo is None or b.date_lo is None or a.date_hi is None or b.date_hi is None:
         both_open = a.date_lo is None and b.date_lo is None
         return "window" if both_open else "far"
     gap = (max(a.date_lo, b.date_lo) - min(a.date_hi, b.date_hi)).days
     if gap <= 0:
         return "overlap" if a.dated and b.dated else "window"
-    if a.dated and b.dated and gap <= DATE_SLACK_DAYS:
+    if a.dated and b.dated and gap <= date_slack(a, b):
         return "near"
     return "far"
 
 
-def pair_level(a: Member, b: Member) -> int:
-    """0, WEAK or STRONG: how surely two events are one real-world event (symmetric; see the module doc)."""
+_STOP: frozenset[str] | None = None
+_TOKEN = re.compile(r"[^\W\d_]{3,}")
+
+
+def _content_words(text: str) -> frozenset[str]:
+    global _STOP
+    if _STOP is None:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        _STOP = frozenset(STOP_WORDS) | {"said", "says", "told", "reported", "according", "officials", "official"}
+    return frozenset(w[:6] for w in _TOKEN.findall(text.casefold()) if w not in _STOP)   # a crude stem
+
+
+@functools.lru_cache(maxsize=65536)
+def _words(text: str) -> frozenset[str]:
+    return _content_words(text)
+
+
+def similarity(a: Member, b: Member) -> float:
+    """Content-word overlap (Jaccard, crude stems) of the two events' sentences: supporting evidence only —
+    two reports of one event share words ("evacuat", "personnel", "border") more than two events do."""
+    wa, wb = _words(a.evidence), _words(b.evidence)
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / len(wa | wb)
+
+
+@dataclass(frozen=True)
+class Match:
+    """How two events compare, field by field, and what that makes of them (see :func:`assess`)."""
+
+    level: int
+    type: str = ""
+    actors: str = ""
+    place: str = ""
+    date: str = ""
+    similarity: float = 0.0
+    rule: str = ""
+
+    def why(self) -> dict[str, Any]:
+        return {"level": "strong" if self.level == STRONG else "weak" if self.level == WEAK else "none",
+                "rule": self.rule, "type": self.type, "actors": self.actors, "place": self.place,
+                "date": self.date, "similarity": round(self.similarity, 2)}
+
+
+def _type_relation(a: Member, b: Member) -> str:
+    if a.type == b.type:
+        return "same" if a.mode == b.mode or not (a.mode and b.mode) else "same type, modes differ"
+    return f"compatible ({a.type}{'/' + a.mode if a.mode else ''} ~ {b.type}{'/' + b.mode if b.mode else ''})"
+
+
+def _actor_text(direct: Relations, crossed: Relations | None, swapped: bool) -> str:
+    names = {2: "same", 1: "related", 0: "different", None: "unknown"}
+    rel = crossed if swapped and crossed is not None else direct
+    text = f"source {names[rel[0]]}, target {names[rel[1]]}"
+    return text + " (parties named the other way round)" if swapped else text
+
+
+def assess(a: Member, b: Member) -> Match:
+    """Whether two events are one real-world event, and why (symmetric in a and b; see the module doc).
+
+    Strong: same place and overlapping dates; or, undated, same place and agreeing source actors. Weak
+    (taken only when unique between two documents): what reporting blurs — a city inside the country or
+    region another report names, a nearby town, dates within the granularity's slack, a party's denial
+    without a place, a missing place or conflicting sources where the sentences say much the same."""
     if a.family != b.family or a.phase != b.phase or a.event_id == b.event_id:
-        return 0
-    if a.type == b.type and a.type in _MODE_MATTERS and a.mode and b.mode and a.mode != b.mode:
-        return 0
-    compatible, strong_actor = _actors(a, b)
-    if not compatible:
-        return 0
+        return _NO_MATCH
+    if a.type == b.type and a.type in rules().mode_matters and a.mode and b.mode and a.mode != b.mode:
+        return _NO_MATCH
+    if not _compatible_types(a, b):
+        return _NO_MATCH
+    direct, crossed = _relations(a, b)
+    swapped = crossed is not None and not _agree(direct) and _agree(crossed)
+    rel = crossed if swapped and crossed is not None else direct
+    compatible, strong_actor = _agree(rel), bool(rel[0] or (swapped and rel[1]))
+    if not compatible and not (rel[0] == 0 and rel[1] and a.target_key and a.target_key == b.target_key):
+        return _NO_MATCH
     place, when = place_relation(a, b), date_relation(a, b)
+    sim = -1.0
+
+    def similar() -> float:
+        nonlocal sim
+        if sim < 0:
+            sim = similarity(a, b) if a.evidence and b.evidence else 0.0
+        return sim
+
+    level, rule = _decide(a, b, compatible, strong_actor, rel, place, when, similar)
+    if not level:
+        return _NO_MATCH
+    gap = _gap(a, b)
+    return Match(level, type=_type_relation(a, b), actors=_actor_text(direct, crossed, swapped), place=place,
+                 date=when + (f" ({gap} days apart)" if gap else ""), similarity=similar(), rule=rule)
+
+
+_NO_MATCH = Match(0)
+
+
+def _decide(a: Member, b: Member, compatible: bool, strong_actor: bool, rel: Relations, place: str, when: str,
+            similar: Any) -> tuple[int, str]:
+    if not compatible:
+        # Reports that name different perpetrators of one strike ("government jets" / "Russian jets"):
+        # everything else must agree, and the sentences be much alike; the clash is then a contradiction.
+        if place in ("same", "near") and when in ("overlap", "near") and similar() >= VERY_SIMILAR:
+            return WEAK, "sources disagree, all else agrees"
+        return 0, ""
+    denial = (a.modality == "negated") != (b.modality == "negated")
     if when == "overlap":
         if place == "same":
-            return STRONG
-        return WEAK if place in ("near", "contains") or strong_actor else 0
+            return STRONG, "same place, dates overlap"
+        if place in ("near", "contains"):
+            return WEAK, f"place {place}, dates overlap"
+        if strong_actor:
+            return WEAK, "same actors and day, places differ"
+        return 0, ""
     if when == "near":
-        return WEAK if place == "same" and strong_actor else 0
+        # two blurred fields at once (another town nearby and another day) is another event: Hama, then Homs
+        if strong_actor and place in ("same", "contains"):
+            return WEAK, f"place {place}, dates within the slack"
+        if strong_actor and place == "unknown" and similar() >= SIMILAR:
+            return WEAK, "no place, dates within the slack, similar sentences"
+        return 0, ""
     if when == "window" and strong_actor:
-        return STRONG if place == "same" else WEAK if place in ("near", "contains") else 0
-    return 0
+        if place == "same":
+            return STRONG, "undated: same place and source"
+        if place in ("near", "contains"):
+            return WEAK, f"undated: place {place}, same source"
+        if place == "unknown" and denial and (rel[0] == 2 or all(rel)) and similar() >= SIMILAR / 2:
+            return WEAK, "a party's denial"
+        if place == "unknown" and (rel == (2, 2) or similar() >= SIMILAR):
+            return WEAK, "undated, no place: the same actors or similar sentences"
+    return 0, ""
+
+
+def _gap(a: Member, b: Member) -> int:
+    if None in (a.when_start, a.when_end, b.when_start, b.when_end):
+        return 0
+    return max(0, (max(a.when_start, b.when_start) - min(a.when_end, b.when_end)).days)  # type: ignore[type-var,operator]
+
+
+def pair_level(a: Member, b: Member) -> int:
+    """0, WEAK or STRONG: how surely two events are one real-world event (symmetric; see :func:`assess`)."""
+    return assess(a, b).level
 
 
 def accepted_links(ours: Sequence[Member], theirs: Sequence[Member]) -> list[tuple[Member, Member]]:
     """Links between the events of two documents: every strong pair; a weak pair only when it is the one
     pair linking those two events to the other document at all (mutual uniqueness, see the module doc)."""
+    return [(a, b) for a, b, _ in accepted_matches(ours, theirs)]
+
+
+def accepted_matches(ours: Sequence[Member], theirs: Sequence[Member]) -> list[tuple[Member, Member, Match]]:
+    """:func:`accepted_links` with the :class:`Match` of each. Among weak pairs that are not unique, the
+    sentence similarity decides when one pair is clearly the most alike for both its events (the best by a
+    margin in its row and its column): that is the supporting evidence text gives."""
     if ours and theirs and ours[0].doc_id == theirs[0].doc_id:
-        return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1:] if pair_level(a, b) == STRONG]
-    levels = {(i, j): lv for i, a in enumerate(ours) for j, b in enumerate(theirs) if (lv := pair_level(a, b))}
-    rows, cols = Counter(i for i, _ in levels), Counter(j for _, j in levels)
-    return [(ours[i], theirs[j]) for (i, j), lv in levels.items()
-            if lv == STRONG or (rows[i] == 1 and cols[j] == 1)]
+        return [(a, b, m) for i, a in enumerate(ours) for b in ours[i + 1:] if (m := assess(a, b)).level == STRONG]
+    found = {(i, j): m for i, a in enumerate(ours) for j, b in enumerate(theirs) if (m := assess(a, b)).level}
+    rows: dict[int, list[float]] = defaultdict(list)
+    cols: dict[int, list[float]] = defaultdict(list)
+    for (i, j), m in found.items():
+        rows[i].append(m.similarity)
+        cols[j].append(m.similarity)
+    out = []
+    for (i, j), m in found.items():
+        if m.level == STRONG or (len(rows[i]) == 1 and len(cols[j]) == 1):
+            out.append((ours[i], theirs[j], m))
+        elif m.similarity >= SIMILAR and _clearly_best(m.similarity, rows[i]) and _clearly_best(m.similarity, cols[j]):
+            out.append((ours[i], theirs[j], replace(m, rule=m.rule + "; the most similar sentence")))
+    return out
+
+
+def _clearly_best(value: float, values: list[float]) -> bool:
+    others = sorted(values, reverse=True)
+    others.remove(value)
+    return not others or value >= others[0] + 0.1
 
 
 # ------------------------------------------------------------------------------------------------ near-duplicates
@@ -608,7 +836,7 @@ def choose_canonical(members: Sequence[Member]) -> Choice:
 def _oriented(m: Member, like: Member) -> Member:
     """For symmetric types, ``m`` with source and target swapped when it names the parties the other way
     round from ``like`` ("Lavrov met Fidan" against "Fidan met Lavrov")."""
-    if m.type not in _SYMMETRIC or m is like:
+    if m.type not in rules().symmetric or m is like:
         return m
     swapped = _swapped(m)
     direct = _actors(replace(m, type=""), like)[1]      # type "": the relation as written, no swapping
@@ -863,7 +1091,7 @@ class _Linker:
         key and merged date window (widened by the slack, and by the longest member window on the low
         side). Complete: every member with a nonzero pair_level to a new one is among them."""
         found: dict[str, Member] = {}
-        slack, longest = dt.timedelta(days=DATE_SLACK_DAYS), dt.timedelta(days=MAX_WINDOW_DAYS)
+        slack, longest = dt.timedelta(days=rules().max_slack), dt.timedelta(days=MAX_WINDOW_DAYS)
         for (family, phase), group in _by_family(new).items():
             lookups = _lookups(group, family)
             for lo, hi in _windows(group):
@@ -1017,16 +1245,18 @@ def _by_family(members: Iterable[Member]) -> dict[tuple[str, str], list[Member]]
 
 def _lookups(group: Sequence[Member], family: str) -> list[tuple[str, str | None]]:
     """Which actor-key ranges can hold a match (see _actor_relation: coded actors of different countries
-    never match): the same source key or none; for symmetric types also the parties the other way round."""
+    never match): the same source key or none; the same target key (reports naming different perpetrators
+    of one act on one target); for symmetric types also the parties the other way round."""
     sources = {m.source_key for m in group}
     if None in sources:
         return [("any", None)]
     lookups: list[tuple[str, str | None]] = [("source", k) for k in sorted(sources)]   # type: ignore[type-var]
     lookups.append(("unkeyed", None))
-    if family in _SYMMETRIC:
-        lookups += [("target", k) for k in sorted(sources)]   # type: ignore[type-var]
-        targets = {m.target_key for m in group} - sources - {None}
-        lookups += [("source", k) for k in sorted(targets)]   # type: ignore[type-var]
+    targets = {m.target_key for m in group} - {None}
+    lookups += [("target", k) for k in sorted(targets)]   # type: ignore[type-var]
+    if any(m.type in rules().symmetric for m in group):
+        lookups += [("target", k) for k in sorted(sources - targets)]   # type: ignore[type-var]
+        lookups += [("source", k) for k in sorted(targets - sources)]   # type: ignore[type-var]
     return lookups
 
 
@@ -1037,7 +1267,7 @@ def _windows(group: Sequence[Member]) -> list[tuple[dt.date | None, dt.date | No
     merged: list[tuple[dt.date | None, dt.date | None]] = []
     for lo, hi in spans:
         last = merged[-1] if merged else None
-        if last is not None and last[1] is not None and lo <= last[1] + dt.timedelta(days=2 * DATE_SLACK_DAYS):
+        if last is not None and last[1] is not None and lo <= last[1] + dt.timedelta(days=2 * rules().max_slack):
             merged[-1] = (last[0], max(last[1], hi))
         else:
             merged.append((lo, hi))
