@@ -51,9 +51,10 @@ from tidings.records import Event, Source, When
 from tidings.store import Store, documents_table, events_table
 
 __all__ = [
-    "Cluster", "Contradiction", "LinkReport", "Member", "cluster", "cluster_of", "clusters", "clusters_of",
-    "clusters_table", "ensure_tables", "family_of", "link_documents", "link_pending", "member_of", "metadata",
-    "origin_of", "pair_level", "resemblance", "sketch", "timeline",
+    "Cluster", "Contradiction", "LinkReport", "Match", "Member", "assess", "casualties", "cluster",
+    "cluster_of", "clusters", "clusters_as_of", "clusters_of", "clusters_table", "ensure_tables", "family_of",
+    "link_documents", "link_pending", "links_of", "member_of", "metadata", "origin_of", "pair_level",
+    "resemblance", "sketch", "timeline",
 ]
 
 NEAR_KM = 50.0                # places this close may be one place told differently (a weak link)
@@ -181,6 +182,16 @@ aliases_table = sa.Table(
     sa.Column("old_id", sa.String(32), primary_key=True),
     sa.Column("new_id", sa.String(32), nullable=False),
     sa.Index("ix_cluster_aliases_new", "new_id"),
+)
+
+links_table = sa.Table(
+    "cluster_links", metadata,     # every accepted link between two events, and why it was taken
+    sa.Column("a_event", sa.String(96), primary_key=True), sa.Column("b_event", sa.String(96), primary_key=True),
+    sa.Column("a_doc", sa.String(64), nullable=False), sa.Column("b_doc", sa.String(64), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("why", sa.Text, nullable=False),          # JSON: Match.why()
+    sa.Index("ix_cluster_links_a_doc", "a_doc"), sa.Index("ix_cluster_links_b_doc", "b_doc"),
+    sa.Index("ix_cluster_links_b_event", "b_event"),
 )
 
 _READY: weakref.WeakSet[Store] = weakref.WeakSet()
@@ -582,7 +593,7 @@ def assess(a: Member, b: Member) -> Match:
         return _NO_MATCH
     gap = _gap(a, b)
     return Match(level, type=_type_relation(a, b), actors=_actor_text(direct, crossed, swapped), place=place,
-                 date=when + (f" ({gap} days apart)" if gap else ""), similarity=similar(), rule=rule)
+                 date=when + (f" ({gap} day{'s' if gap > 1 else ''} apart)" if gap else ""), similarity=similar(), rule=rule)
 
 
 _NO_MATCH = Match(0)
@@ -703,14 +714,24 @@ def _decode_sketch(text: str) -> list[int]:
 
 @dataclass(frozen=True)
 class Contradiction:
-    """Members that disagree: ``kind`` modality (asserted vs. denied), date (no overlap) or place (> 100 km)."""
+    """Members that disagree, each side with its value, its origin (who says so) and its evidence sentence:
+    ``kind`` modality (asserted vs. denied), denial (a party to the event denies it), date (no overlap),
+    place (> 100 km apart), actor (different perpetrators named) or casualties (different figures)."""
 
     kind: str
     members: list[str]
     values: list[str]
+    sources: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "members": list(self.members), "values": list(self.values)}
+        return {"kind": self.kind, "members": list(self.members), "values": list(self.values),
+                "sources": list(self.sources), "evidence": list(self.evidence)}
+
+
+def _contradiction(kind: str, members: Sequence[Member], values: Sequence[str]) -> Contradiction:
+    return Contradiction(kind, [m.event_id for m in members], list(values), [m.origin_label for m in members],
+                         [m.evidence for m in members])
 
 
 @dataclass(frozen=True)
@@ -728,6 +749,12 @@ class DocInfo:
     outlet: str | None
     published: dt.date | None
     sketch: list[int]
+    ingested: dt.date | None = None     # when it was stored (analysed): first reported, without a publication date
+
+    @property
+    def reported(self) -> dt.date | None:
+        """When this report was first known: its publication date, else when it was stored."""
+        return self.published or self.ingested
 
 
 def corroboration(members: Sequence[Member], docs: dict[str, DocInfo]) -> Corroboration:
@@ -758,23 +785,89 @@ def _representative_docs(doc_ids: set[str], docs: dict[str, DocInfo]) -> set[str
 
 
 def contradictions(members: Sequence[Member]) -> list[Contradiction]:
-    """Disagreements inside a cluster, surfaced rather than averaged away: a denial against reports
-    (modality), dates that do not overlap, places more than FAR_KM apart (each between documents)."""
+    """Disagreements inside a cluster, surfaced rather than averaged away (each between documents): a
+    denial against reports (modality), and a party to the event denying it (denial); dates that do not
+    overlap; places more than FAR_KM apart; different perpetrators; different casualty figures."""
     found: list[Contradiction] = []
     asserting = [m for m in members if m.asserting]
     negated = [m for m in members if m.modality == "negated"]
     if asserting and negated:
         involved = sorted(asserting + negated, key=lambda m: m.event_id)
-        found.append(Contradiction("modality", [m.event_id for m in involved], [m.modality for m in involved]))
+        found.append(_contradiction("modality", involved, [m.modality for m in involved]))
+        parties = [m for m in negated if _is_party(m, asserting)]
+        if parties:
+            found.append(_contradiction("denial", parties, [
+                f"denied by {m.source_name or m.origin_label}" for m in parties]))
     dated = [m for m in asserting if m.dated]
     clash = _involved(dated, lambda a, b: a.date_hi < b.date_lo or b.date_hi < a.date_lo)  # type: ignore[operator]
     if clash:
-        found.append(Contradiction("date", [m.event_id for m in clash], [_date_text(m) for m in clash]))
+        found.append(_contradiction("date", clash, [_date_text(m) for m in clash]))
     placed = [m for m in asserting if m.place_name is not None]
     clash = _involved(placed, _places_clash)
     if clash:
-        found.append(Contradiction("place", [m.event_id for m in clash], [str(m.place_name) for m in clash]))
+        found.append(_contradiction("place", clash, [str(m.place_name) for m in clash]))
+    clash = _involved([m for m in asserting if m.source_code], _sources_clash)
+    if clash:
+        found.append(_contradiction("actor", clash, [f"{m.source_name} [{m.source_code}]" for m in clash]))
+    figures = {m.event_id: casualties(m.evidence) for m in asserting}
+    for kind in sorted({k for f in figures.values() for k in f}):
+        counted = [m for m in asserting if kind in figures[m.event_id]]
+        clash = _involved(counted, lambda a, b, k=kind: figures[a.event_id][k] != figures[b.event_id][k])
+        if clash:
+            found.append(_contradiction("casualties", clash, [f"{figures[m.event_id][kind]} {kind}" for m in clash]))
     return found
+
+
+def _is_party(denial: Member, reports: Sequence[Member]) -> bool:
+    """The denying member's actor (or the speaker it quotes) is a party to the event the reports describe."""
+    for m in reports:
+        for code, name in ((m.source_code, m.source_name), (m.target_code, m.target_name)):
+            rel = _actor_relation(denial.source_code, denial.source_name, None, None, code, name, None, None)
+            if rel:
+                return True
+            if name and denial.origin_label and _norm(name) in _norm(denial.origin_label):
+                return True
+    return False
+
+
+def _sources_clash(a: Member, b: Member) -> bool:
+    """Two reports name different perpetrators (for symmetric types, not merely the parties swapped)."""
+    direct, crossed = _relations(a, b)
+    return direct[0] == 0 and (crossed is None or not _agree(crossed))
+
+
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+                 "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+                 "forty": 40, "fifty": 50, "hundred": 100}
+_FIGURE = re.compile(r"\b(\d[\d,]*|" + "|".join(_NUMBER_WORDS) + r")\b((?:\s+[\w-]+){0,4}?)\s+(?:were\s+|was\s+|have\s+been\s+)?(%s)\b",
+                     re.IGNORECASE)
+
+
+_AFTER = r"\b(%s)\b(?:\s+(?:to|at|least|more|than|some|about|nearly|almost|rose|reached|stood|climbed)){0,3}\s+(\d[\d,]*|" + \
+    "|".join(_NUMBER_WORDS) + r")\b"
+
+
+@functools.lru_cache(maxsize=4096)
+def _figure_patterns(words: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return (re.compile(_FIGURE.pattern % alternatives, re.IGNORECASE),     # "12 people were killed"
+            re.compile(_AFTER % alternatives, re.IGNORECASE))              # "killed 12", "toll rose to 12"
+
+
+def casualties(sentence: str) -> dict[str, int]:
+    """Casualty figures a sentence gives ("at least 12 people were killed", "killing nine", "the death toll
+    rose to 15"): a number next to one of ``linking.casualty_words``; the largest figure per kind."""
+    out: dict[str, int] = {}
+    for kind, words in rules().casualty_words.items():
+        before, after = _figure_patterns(words)
+        raws = [m.group(1) for m in before.finditer(sentence)] + [m.group(2) for m in after.finditer(sentence)]
+        for raw in raws:
+            raw = raw.lower().replace(",", "")
+            value = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw)
+            if value is not None and not (raw.isdigit() and len(raw) == 4 and 1900 <= value <= 2100):
+                out[kind] = max(out.get(kind, 0), value)
+    return out
 
 
 def _involved(members: Sequence[Member], clash: Any) -> list[Member]:
@@ -918,6 +1011,8 @@ class Cluster:
     contradictions: list[Contradiction]
     canonical: Event
     members: list[Member] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)     # why members were linked (Match.why)
+    history: list[dict[str, Any]] = field(default_factory=list)   # each report's arrival, oldest first
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the cluster, its canonical event and its members with their evidence."""
@@ -932,6 +1027,7 @@ class Cluster:
             "members": [{"event_id": m.event_id, "doc_id": m.doc_id, "type": m.type, "modality": m.modality,
                          "origin": m.origin_label, "date": _date_text(m) if m.dated else None,
                          "place": m.place_name, "evidence": m.evidence} for m in self.members],
+            "links": self.links, "history": self.history,
         }
 
 
@@ -985,6 +1081,7 @@ def link_pending(store: Store) -> LinkReport:
 # Statements built once: SQLAlchemy then reuses their compiled form, and linking spends its time on
 # linking rather than on building SQL (the goal is a few ms per event).
 _ld, _m, _c, _a = linked_documents_table.c, members_table.c, clusters_table.c, aliases_table.c
+_l = links_table.c
 _SELECT_MEMBERS = sa.select(*[members_table.c[name] for name in _MEMBER_FIELDS])
 _Q_LINKED = sa.select(_ld.events_hash, _ld.analysed_at).where(_ld.doc_id == sa.bindparam("doc_id"))
 _Q_DOCUMENT = sa.select(documents_table.c.outlet, documents_table.c.published, documents_table.c.text,
@@ -1051,7 +1148,7 @@ class _Linker:
             return
         if stored is not None:
             self._unlink(doc_id)
-        info = DocInfo(doc_id, row.outlet, row.published, sketch(row.text))
+        info = DocInfo(doc_id, row.outlet, row.published, sketch(row.text), _day(row.analysed_at))
         self.conn.execute(linked_documents_table.insert(), [{
             "doc_id": doc_id, "analysed_at": row.analysed_at, "events_hash": digest, "outlet": info.outlet,
             "published": info.published, "sketch": _encode_sketch(info.sketch)}])
@@ -1069,11 +1166,16 @@ class _Linker:
         groups = _UnionFind()
         for m in new:
             groups.add(("e", m.event_id))
-        for a, b in accepted_links(new, new):
+        why: list[dict[str, Any]] = []
+        for a, b, match in accepted_matches(new, new):
             groups.union(("e", a.event_id), ("e", b.event_id))
+            why.append(_link_row(a, b, match))
         for theirs in _by_doc(self._candidates(new)).values():
-            for a, b in accepted_links(new, theirs):
+            for a, b, match in accepted_matches(new, theirs):
                 groups.union(("e", a.event_id), ("c", b.cluster_id))
+                why.append(_link_row(a, b, match))
+        if why:
+            self.conn.execute(links_table.insert(), why)
         assigned: dict[str, str] = {}
         for component in groups.components():
             mine = sorted((m for m in new if ("e", m.event_id) in component), key=lambda m: m.seq)
@@ -1147,6 +1249,7 @@ class _Linker:
         affected = sorted(self.conn.scalars(_Q_DOC_CLUSTERS, {"doc_id": doc_id}))
         self.conn.execute(_D_DOC_MEMBERS, {"doc_id": doc_id})
         self.conn.execute(_D_LINKED, {"doc_id": doc_id})
+        self.conn.execute(links_table.delete().where(sa.or_(_l.a_doc == doc_id, _l.b_doc == doc_id)))
         for cid in affected:
             self._resplit(cid)
 
@@ -1180,8 +1283,7 @@ class _Linker:
     def _summarise(self, cluster_ids: list[str]) -> None:
         members = _by_cluster(Member(*r) for r in self.conn.execute(_Q_MEMBERS_OF, {"ids": cluster_ids}))
         doc_ids = sorted({m.doc_id for ms in members.values() for m in ms})
-        docs = {r.doc_id: DocInfo(r.doc_id, r.outlet, r.published, _decode_sketch(r.sketch))
-                for r in self.conn.execute(_Q_DOCS, {"ids": doc_ids})}
+        docs = _doc_infos(self.conn, doc_ids)
         choices = {cid: choose_canonical(ms) for cid, ms in members.items()}
         wanted = sorted({x for ch in choices.values() for x in (ch.representative, ch.place,
                         *(pick[0] for pick in (ch.source, ch.target) if pick)) if x})
@@ -1196,7 +1298,7 @@ def _summary_values(cid: str, members: list[Member], choice: Choice, docs: dict[
     """The clusters row of one cluster: canonical event, corroboration, contradictions."""
     support = corroboration(members, docs)
     canonical = _canonical(cid, choice, events)
-    published = [p for d in {m.doc_id for m in members} if d in docs and (p := docs[d].published) is not None]
+    published = [p for d in {m.doc_id for m in members} if d in docs and (p := docs[d].reported) is not None]
     src, tgt, place = canonical.source_actor, canonical.target_actor, canonical.place
     return {
         "cid": cid, "type": choice.type, "mode": choice.mode, "phase": members[0].phase,
@@ -1331,6 +1433,24 @@ def _member(row: Any) -> Member:
     return Member(*row)
 
 
+def _link_row(a: Member, b: Member, match: Match) -> dict[str, Any]:
+    first, second = sorted((a, b), key=lambda m: m.event_id)
+    return {"a_event": first.event_id, "b_event": second.event_id, "a_doc": first.doc_id, "b_doc": second.doc_id,
+            "level": match.level, "why": json.dumps(match.why(), ensure_ascii=False)}
+
+
+def links_of(conn: Connection, event_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The accepted links among these events, each with why it was taken (``Match.why``)."""
+    wanted = set(event_ids)
+    out = []
+    ids = sorted(wanted)
+    for i in range(0, len(ids), 500):
+        for r in conn.execute(sa.select(links_table).where(_l.a_event.in_(ids[i:i + 500]))):
+            if r.b_event in wanted:
+                out.append({"a": r.a_event, "b": r.b_event, **json.loads(r.why)})
+    return sorted(out, key=lambda x: (x["a"], x["b"]))
+
+
 def _row(member: Member) -> dict[str, Any]:
     return {name: getattr(member, name) for name in _MEMBER_FIELDS}
 
@@ -1355,7 +1475,7 @@ def _resolve(conn: Connection, cluster_id: str) -> str:
     return alias or cluster_id
 
 
-def _cluster_from_row(row: Any, members: list[Member]) -> Cluster:
+def _cluster_from_row(row: Any, members: list[Member], conn: Connection | None = None) -> Cluster:
     return Cluster(
         id=row.id, type=row.type, mode=row.mode, modality=row.modality, size=row.size, documents=row.documents,
         independent_sources=row.independent_sources, anonymous_only=bool(row.anonymous_only),
@@ -1363,12 +1483,17 @@ def _cluster_from_row(row: Any, members: list[Member]) -> Cluster:
         source=row.source_name, target=row.target_name, place=row.place_name,
         origins=json.loads(row.origins),
         contradictions=[Contradiction(**c) for c in json.loads(row.contradictions)],
-        canonical=Event.model_validate_json(row.canonical), members=members)
+        canonical=Event.model_validate_json(row.canonical), members=members,
+        links=links_of(conn, [m.event_id for m in members]) if conn is not None and members else [],
+        history=_history(conn, members) if conn is not None and members else [])
 
 
 def clusters(store: Store, *, min_size: int = 1, min_sources: int = 0, type: str | None = None,
-             limit: int | None = 100, with_members: bool = False) -> list[Cluster]:
-    """Stored clusters, biggest first (then newest)."""
+             limit: int | None = 100, with_members: bool = False, as_of: dt.date | None = None) -> list[Cluster]:
+    """Stored clusters, biggest first (then newest); with ``as_of``, as they stood then (:func:`clusters_as_of`)."""
+    if as_of is not None:
+        return clusters_as_of(store, as_of, min_size=min_size, min_sources=min_sources, type=type, limit=limit,
+                              with_members=with_members)
     ensure_tables(store)
     c = clusters_table.c
     stmt = sa.select(clusters_table).where(c.size >= min_size, c.independent_sources >= min_sources)
@@ -1378,7 +1503,7 @@ def clusters(store: Store, *, min_size: int = 1, min_sources: int = 0, type: str
     with store.read() as conn:
         rows = list(conn.execute(stmt))
         members = _members_of(conn, [r.id for r in rows]) if with_members else {}
-    return [_cluster_from_row(r, members.get(r.id, [])) for r in rows]
+        return [_cluster_from_row(r, members.get(r.id, []), conn if with_members else None) for r in rows]
 
 
 def cluster(store: Store, cluster_id: str) -> Cluster | None:
@@ -1389,7 +1514,7 @@ def cluster(store: Store, cluster_id: str) -> Cluster | None:
         row = conn.execute(sa.select(clusters_table).where(clusters_table.c.id == cid)).first()
         if row is None:
             return None
-        return _cluster_from_row(row, _members_of(conn, [cid]).get(cid, []))
+        return _cluster_from_row(row, _members_of(conn, [cid]).get(cid, []), conn)
 
 
 def cluster_of(store: Store, event_id: str) -> str | None:
@@ -1425,7 +1550,81 @@ def iter_members(conn: Connection, where: Sequence[Any] = ()) -> Iterator[Member
         yield _member(row)
 
 
-def timeline(store: Store, query: str, *, limit: int | None = 200) -> list[Cluster]:
+def _day(value: dt.datetime | dt.date | None) -> dt.date | None:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _doc_infos(conn: Connection, doc_ids: Sequence[str]) -> dict[str, DocInfo]:
+    out: dict[str, DocInfo] = {}
+    ids = list(doc_ids)
+    for i in range(0, len(ids), 500):
+        for r in conn.execute(_Q_DOCS, {"ids": ids[i:i + 500]}):
+            out[r.doc_id] = DocInfo(r.doc_id, r.outlet, r.published, _decode_sketch(r.sketch), _day(r.analysed_at))
+    return out
+
+
+def _history(conn: Connection, members: Sequence[Member]) -> list[dict[str, Any]]:
+    """Each report's arrival, oldest first: when it was first reported, by whom, and how many independent
+    sources the event had once it was in."""
+    docs = _doc_infos(conn, sorted({m.doc_id for m in members}))
+    order = sorted(docs.values(), key=lambda d: (d.reported or dt.date.max, d.doc_id))
+    out, known = [], []
+    for doc in order:
+        mine = [m for m in members if m.doc_id == doc.doc_id]
+        known += mine
+        out.append({"doc_id": doc.doc_id, "outlet": doc.outlet, "reported": _iso(doc.reported),
+                    "reported_by": "publication" if doc.published else "ingest",
+                    "events": [m.event_id for m in mine], "origins": sorted({m.origin_label for m in mine}),
+                    "independent_sources": corroboration(known, docs).independent_sources})
+    return out
+
+
+def clusters_as_of(store: Store, as_of: dt.date, *, min_size: int = 1, min_sources: int = 0,
+                   type: str | None = None, limit: int | None = 100, with_members: bool = False) -> list[Cluster]:
+    """The clusters as they stood on ``as_of``: only reports first known by then (published, else stored,
+    on or before that day), joined by the links among them — a later report that bridged two clusters
+    is not there yet — with their independent sources and contradictions as they were."""
+    ensure_tables(store)
+    found: list[Cluster] = []
+    with store.read() as conn:
+        known_docs = [r.doc_id for r in conn.execute(sa.select(_ld.doc_id, _ld.published, _ld.analysed_at))
+                      if (r.published or _day(r.analysed_at) or dt.date.max) <= as_of]
+        docs = _doc_infos(conn, known_docs)
+        members: list[Member] = []
+        for i in range(0, len(known_docs), 500):
+            members += iter_members(conn, [_m.doc_id.in_(known_docs[i:i + 500])])
+        by_cluster = _by_cluster(members)
+        groups = _UnionFind()
+        for m in members:
+            groups.add(m.event_id)
+        for link_ in links_of(conn, [m.event_id for m in members]):
+            groups.union(link_["a"], link_["b"])
+        index = {m.event_id: m for m in members}
+        for cid, ms in sorted(by_cluster.items()):
+            inside = {m.event_id for m in ms}
+            comps = sorted(({x for x in comp if x in inside} for comp in groups.components()
+                            if comp & inside), key=lambda comp: min(index[x].seq for x in comp))
+            for n, comp in enumerate(comps):
+                part = sorted((index[x] for x in comp), key=lambda m: m.seq)
+                found.append(_cluster_in_memory(conn, cid if n == 0 else f"{cid}~{n}", part, docs, with_members))
+    found = [c for c in found if c.size >= min_size and c.independent_sources >= min_sources
+             and (not type or c.type == type.upper())]
+    found.sort(key=lambda c: (-c.size, -c.independent_sources, -(c.date_start or dt.date.min).toordinal(), c.id))
+    return found[:limit] if limit is not None else found
+
+
+def _cluster_in_memory(conn: Connection, cid: str, members: list[Member], docs: dict[str, DocInfo],
+                       with_members: bool) -> Cluster:
+    choice = choose_canonical(members)
+    wanted = sorted({x for x in (choice.representative, choice.place,
+                                 *(pick[0] for pick in (choice.source, choice.target) if pick)) if x})
+    events = {r.id: Event.model_validate_json(r.data) for r in conn.execute(_Q_EVENT_DATA, {"ids": wanted})}
+    values = _summary_values(cid, members, choice, docs, events)
+    row = type("Row", (), {**values, "id": cid})
+    return _cluster_from_row(row, members, conn if with_members else None)
+
+
+def timeline(store: Store, query: str, *, limit: int | None = 200, as_of: dt.date | None = None) -> list[Cluster]:
     """Clusters about an actor (code prefix or name, as source or target) or at a place (name), oldest
     first; undated ones by the date they were first reported."""
     ensure_tables(store)
@@ -1436,7 +1635,19 @@ def timeline(store: Store, query: str, *, limit: int | None = 200) -> list[Clust
                    sa.and_(c.target_code >= code, c.target_code < upper),
                    sa.func.lower(c.source_name) == name, sa.func.lower(c.target_name) == name,
                    sa.func.lower(c.place_name) == name)
+    if as_of is not None:
+        q = query.strip()
+        found = [x for x in clusters_as_of(store, as_of, limit=None) if _about(x, code, name, q)]
+        found.sort(key=lambda x: (x.date_start or x.reported or dt.date.max, x.id))
+        return found[:limit] if limit is not None else found
     stmt = (sa.select(clusters_table).where(about)
             .order_by(sa.func.coalesce(c.date_start, c.reported), c.id).limit(limit))
     with store.read() as conn:
         return [_cluster_from_row(r, []) for r in conn.execute(stmt)]
+
+
+def _about(found: Cluster, code: str, name: str, query: str) -> bool:
+    canonical = found.canonical
+    codes = [a.code for a in (canonical.source_actor, canonical.target_actor) if a is not None and a.code]
+    names = [x.lower() for x in (found.source, found.target, found.place) if x]
+    return any(c.startswith(code) for c in codes if code) or name in names
