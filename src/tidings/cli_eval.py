@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tidings import evaluation
+from tidings.cli_train import CoderOpt, ModelOpt, apply_coder
 from tidings.evaluation import EvalReport
 
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help=(
@@ -36,8 +37,10 @@ BatchOpt = Annotated[int | None, typer.Option("--batch-size", min=1, help="Docum
 
 @eval_app.command("events")
 def events(gold: GoldArg, limit: LimitOpt = None, as_json: JsonOpt = False, predictions: PredOpt = None,
-           save_predictions: SaveOpt = None, n_process: ProcOpt = None, batch_size: BatchOpt = None) -> None:
+           save_predictions: SaveOpt = None, n_process: ProcOpt = None, batch_size: BatchOpt = None,
+           coder: CoderOpt = None, model: ModelOpt = None) -> None:
     """Event type, mode, actors, place and date on PLOVER gold-standard sentences."""
+    apply_coder(coder, model)
     with _progress(as_json or predictions is not None) as progress:
         report = evaluation.run_events(gold, limit=limit, predictions=predictions, n_process=n_process,
                                        batch_size=batch_size, progress=progress)
@@ -48,8 +51,20 @@ def events(gold: GoldArg, limit: LimitOpt = None, as_json: JsonOpt = False, pred
 def classify(gold: GoldArg, limit: LimitOpt = None, as_json: JsonOpt = False, predictions: PredOpt = None,
              save_predictions: SaveOpt = None, n_process: ProcOpt = None, batch_size: BatchOpt = None,
              fallback: Annotated[str | None, typer.Option(
-                 help="Label for snippets with no mappable event (default: plover.json's).")] = None) -> None:
-    """One CASE 2021 Task 2 label per snippet, from the best event's PLOVER type and mode."""
+                 help="Label for snippets with no mappable event (default: plover.json's).")] = None,
+             coder: CoderOpt = None,
+             model: Annotated[Path | None, typer.Option(
+                 "--model", file_okay=False, help=(
+                     "A head from `tidings train`: one trained on this label set labels each snippet itself; "
+                     "a PLOVER head is used as the event coder."))] = None) -> None:
+    """One CASE 2021 Task 2 label per snippet: from a head trained on the labels (--model), else from the
+    best event's PLOVER type and mode through the ACLED mapping."""
+    if model is not None and predictions is None and not evaluation.is_event_head(model):
+        with _progress(as_json) as progress:
+            report = evaluation.run_head_classify(gold, model, limit=limit, progress=progress)
+        _finish(report, as_json, save_predictions, _print_classify)
+        return
+    apply_coder(coder, model)
     mapping = None if predictions is not None else evaluation.load_case_mapping(fallback=fallback)
     with _progress(as_json or predictions is not None) as progress:
         report = evaluation.run_classify(gold, limit=limit, predictions=predictions, mapping=mapping,
@@ -61,8 +76,10 @@ def classify(gold: GoldArg, limit: LimitOpt = None, as_json: JsonOpt = False, pr
 def geo(gold: GoldArg, limit: LimitOpt = None, as_json: JsonOpt = False, predictions: PredOpt = None,
         save_predictions: SaveOpt = None, n_process: ProcOpt = None, batch_size: BatchOpt = None,
         resolution_match: Annotated[str, typer.Option(
-            help="Score resolution on exact or overlap span matches.")] = "exact") -> None:
+            help="Score resolution on exact or overlap span matches.")] = "exact",
+        coder: CoderOpt = None, model: ModelOpt = None) -> None:
     """Toponym recognition (exact/overlap spans) and resolution (accuracy@161 km, error km)."""
+    apply_coder(coder, model)
     if resolution_match not in ("exact", "overlap"):
         raise typer.BadParameter("--resolution-match must be exact or overlap")
     with _progress(as_json or predictions is not None) as progress:

@@ -337,6 +337,10 @@ def actor_set_match(gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[st
     return out
 
 
+#: Gold sets with coarser roots: the ZSP/PLV set codes PLOVER's RETREAT and CONCEDE together as YIELD.
+ROOT_FOLDS = {"YIELD": ("RETREAT", "CONCEDE")}
+
+
 def score_events(gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Score PLOVER-GSR-format predictions: per-field P/R/F1, per-type scores, confusions, actor sets.
 
@@ -348,6 +352,9 @@ def score_events(gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[str, 
     """
     pm = {str(r["id"]): r for r in pred}
     rows = [(g, pm.get(str(g["id"]), {"id": g["id"], "label": None})) for g in gold]
+    folds = {t: root for root, types in ROOT_FOLDS.items() if any(g["label"] == root for g in gold) for t in types}
+    if folds:  # a gold set that codes YIELD (RETREAT + CONCEDE): score either prediction as YIELD
+        rows = [(g, {**p, "label": folds.get(p.get("label") or "", p.get("label"))}) for g, p in rows]
     pairs = [(str(g["label"]), str(p.get("label") or NONE)) for g, p in rows]
     fields: dict[str, Any] = {"type": _item_prf((g["label"], p.get("label")) for g, p in rows)}
     for name, full in (("country", False), ("full", True)):
@@ -568,6 +575,37 @@ def classify_prediction(record_id: str, analysis: Analysis | None, mapping: Case
         source = "event" if specific else "catch_all"
     return {"id": record_id, "label": label, "source": source, "type": best.type if best else None,
             "mode": best.mode if best else None, "n_events": len(events)}
+
+
+def is_event_head(model_dir: str | Path) -> bool:
+    """Whether a head predicts PLOVER types (an event coder) rather than a label set of its own."""
+    from tidings.coder import NONE as NO_EVENT
+    from tidings.coder import load_head, plover_types
+
+    head = load_head(model_dir)
+    return head.uses_rules and set(head.labels) <= {*plover_types(), NO_EVENT}
+
+
+def run_head_classify(gold_path: str | Path, model_dir: str | Path, *, limit: int | None = None,
+                      progress: Progress | None = None) -> EvalReport:
+    """``tidings eval classify --model DIR`` with a head trained on the gold's own labels: each snippet is
+    labelled by the head directly (its encoder, plus the rule coder's outputs if it was trained with them)."""
+    from tidings.coder import LearnedCoder
+    from tidings.train import rule_outputs
+
+    gold = read_jsonl(gold_path, limit)
+    started = time.perf_counter()
+    learned = LearnedCoder(model_dir)
+    texts = [str(g["text"]) for g in gold]
+    outputs = rule_outputs(texts) if learned.head.uses_rules else [(None, [])] * len(texts)
+    verdicts = learned.judge(texts, [o[0] for o in outputs], [o[1] for o in outputs])
+    if progress:
+        progress(len(gold), len(gold))
+    pred = [{"id": str(g["id"]), "label": v.label, "source": "head", "probability": round(v.probability, 4)}
+            for g, v in zip(gold, verdicts, strict=True)]
+    return EvalReport(task="classify", gold=str(gold_path), scores=score_classify(gold, pred), predictions=pred,
+                      seconds=time.perf_counter() - started, documents=len(gold),
+                      words=sum(len(t.split()) for t in texts))
 
 
 def score_classify(gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from spacy.tokens import Span as SpacySpan
 from spacy.tokens import Token
@@ -47,6 +48,8 @@ _PLACE_OBJECT = "@place"
 _PLACE_LABELS = ("GPE", "LOC", "FAC")
 _QUANTITY_NOUNS = frozenset({"dollar", "euro", "pound", "yuan", "rouble", "ruble", "worth", "million", "billion",
                              "tonne", "ton", "dozen", "hundred", "thousand", "ten"})
+_OBJECT_CONTROL_PREPS = ("of", "for", "with")
+_CLAUSE_DEPS = ("ccomp", "xcomp", "advcl", "pcomp")
 _ANY_PREP = ("to", "from", "into", "of", "on", "for", "with", "against", "at", "in", "out", "over", "off", "upon")
 
 
@@ -64,6 +67,7 @@ class Trigger:
     not_object: frozenset[str]
     prep: str | None
     weight: float
+    row: int = 0          # line of verbs.jsonl (0: a type chosen by the learned layer, not a row)
 
 
 class TriggerTable:
@@ -91,7 +95,7 @@ class TriggerTable:
     def load(cls, data_dir: Path = DATA_DIR) -> TriggerTable:
         rows = []
         with (data_dir / "verbs.jsonl").open(encoding="utf-8") as fh:
-            for line in fh:
+            for line_number, line in enumerate(fh, 1):
                 if not line.strip() or line.lstrip().startswith("//"):
                     continue
                 r = json.loads(line)
@@ -100,7 +104,7 @@ class TriggerTable:
                     cameo=r.get("cameo"), particle=(r.get("particle") or None),
                     object=_object_set(r.get("object")),
                     not_object=frozenset(o.lower() for o in (r.get("not_object") or [])),
-                    prep=(r.get("prep") or None), weight=float(r.get("weight", 1.0)),
+                    prep=(r.get("prep") or None), weight=float(r.get("weight", 1.0)), row=line_number,
                 ))
         plover = json.loads((data_dir / "plover.json").read_text("utf-8"))
         cues = json.loads((data_dir / "cues.json").read_text("utf-8"))
@@ -246,6 +250,11 @@ def _subject(token: Token, cues: Cues) -> Token | None:
             up = current.head.head
             while up.dep_ in ("pobj", "prep") and up.head.i != up.i:
                 up = up.head
+            obj = next((c for c in up.children if c.dep_ == "dobj"), None)
+            if obj is not None and current.head.lower_ in _OBJECT_CONTROL_PREPS and current.head.head.i == up.i:
+                # "accused Israel of bombing", "blamed Russia for shelling", "praised X for helping": the
+                # object does the act in the complement, not the verb's subject.
+                return obj
             if up.pos_ in ("VERB", "AUX"):
                 current = up
                 continue
@@ -344,7 +353,9 @@ def _noun_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
 def _own_places(trigger: Token, ctx: DocContext, skip: set[int]) -> list[tuple[Place, Token]]:
     """Places in the trigger's own phrase: its locative prepositions, then those of its object/theme."""
     heads = [trigger] + [c for c in trigger.children if c.dep_ in ("dobj", "nsubjpass", "pobj")]
-    heads += [g for c in trigger.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
+    # "the capture of Homs": the of-object's places; not an of-clause's ("accused X of bombing a school in Y").
+    heads += [g for c in trigger.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children
+              if g.dep_ != "pcomp"]
     for prep in _LOCATIVE:
         for head in heads:
             for _, pobj in _pobjs(head, (prep,)):
@@ -372,10 +383,22 @@ def _places_in(token: Token, ctx: DocContext) -> list[tuple[Place, Token]]:
     return []
 
 
-def _sentence_place(sentence: SpacySpan, trigger: Token, ctx: DocContext) -> tuple[Place, Token] | None:
-    """Nearest place in the sentence (cities before countries), for events whose own phrase names none."""
+def _sentence_place(sentence: SpacySpan, trigger: Token, ctx: DocContext,
+                    skip: set[int] | frozenset[int] = frozenset(),
+                    reporting: frozenset[str] | set[str] = frozenset()) -> tuple[Place, Token] | None:
+    """Nearest place in the sentence (cities before countries), for events whose own phrase names none;
+    ``skip``: tokens already taken as the event's actors ("accused Israel": Israel is a party, not the scene)."""
     best: tuple[int, Place, Token] | None = None
+    # A place inside a clause the trigger governs belongs to that clause's act, not to the trigger's:
+    # "accused Israel of bombing a school in Rafah", "denied that troops entered Kidal".
+    # (A "…, officials said" clause the parser hung under the trigger is the attribution, not an act.)
+    embedded = {t.i for c in trigger.children if c.dep_ in _CLAUSE_DEPS and c.lemma_.lower() not in reporting
+                for t in c.subtree}
+    embedded |= {t.i for c in trigger.children if c.dep_ == "prep" for g in c.children if g.dep_ == "pcomp"
+                 for t in g.subtree}
     for token in sentence:
+        if token.i in embedded or token.i in skip:
+            continue
         if token.i > sentence.start and ctx.place_at(token.doc[token.i - 1]) is ctx.place_at(token):
             continue  # not the first token of its place mention
         place = ctx.place_at(token)
@@ -482,7 +505,8 @@ def _events_for(
         if places and places[0][0].feature != "country":
             targets.extend((_country_actor(place), place, place_tok) for place, place_tok in places)
         elif actor is not None:
-            targets.append((actor, places[0][0] if places else None, tok))
+            # A verbal act aimed at a country ("accused Israel") does not happen in that country.
+            targets.append((actor, places[0][0] if places and not _verbal(rule.type) else None, tok))
         used.add(tok.i)
     if not targets:
         targets = [(None, None, None)]
@@ -505,7 +529,7 @@ def _events_for(
         else:
             expanded.append((actor, place, tok))
     if all(p is None for _, p, _ in expanded):
-        fallback = _sentence_place(sentence, trigger, ctx)
+        fallback = _sentence_place(sentence, trigger, ctx, skip=used, reporting=cues.reporting_verbs)
         if fallback is not None:
             expanded = [(a, fallback[0], fallback[1]) for a, _, _ in expanded]
     events = []
@@ -543,8 +567,55 @@ def _events_for(
             doc_id=doc_id, type=rule.type, mode=rule.mode, cameo=rule.cameo,
             source_actor=source, target_actor=target, place=place, when=when, modality=modality,
             attribution=chain, confidence=confidence, evidence=evidence, sentence=number, coder=coder,
+            why={"rule": f"verbs.jsonl:{rule.row}", "trigger": f"{rule.lemma}/{rule.pos}"} if rule.row else {},
         ))
     return events
+
+
+def main_verb(sentence: SpacySpan, cues: Cues) -> Token | None:
+    """The sentence's main predicate: its root, or what a reporting root reports ("X said troops withdrew")."""
+    root = sentence.root
+    if root.lemma_.lower() in cues.reporting_verbs:
+        reported = next((c for c in root.children if c.dep_ in ("ccomp", "xcomp") and c.pos_ in ("VERB", "AUX")),
+                        None)
+        if reported is not None:
+            root = reported
+    return root if root.pos_ in ("VERB", "NOUN", "AUX") else None
+
+
+def code_as(
+    sentence: SpacySpan, number: int, ctx: DocContext, type_: str, cues: Cues, attributions: list[Attribution],
+    doc_chain: list[Source], coder: str, doc_id: str, intent_lemmas: frozenset[str] = frozenset(),
+) -> list[Event]:
+    """Events of type ``type_`` on the sentence's main verb, with roles, place, date and chain found by the
+    rules: how an event the learned layer sees, and no trigger row matched, gets its evidence."""
+    verb = main_verb(sentence, cues)
+    if verb is None:
+        return []
+    rule = Trigger(lemma=verb.lemma_.lower(), pos=verb.pos_, type=type_, mode=None, cameo=None, particle=None,
+                   object=None, not_object=frozenset(), prep=None, weight=0.5)
+    return _events_for(verb, rule, sentence, number, ctx, cues, attributions, doc_chain, coder, doc_id,
+                       intent_lemmas)
+
+
+def retyped(event: Event, type_: str, confidence: float, why: dict[str, Any]) -> Event:
+    """``event`` as another PLOVER type (its roles and evidence unchanged; the trigger's mode and CAMEO code
+    belonged to the old type)."""
+    new_id = _event_id(event.doc_id, event.evidence["trigger"].start if "trigger" in event.evidence else 0, type_,
+                       event.place, event.target_actor, event.source_actor)
+    return event.model_copy(update={"id": new_id, "type": type_, "mode": None, "cameo": None,
+                                    "confidence": confidence, "why": {**event.why, **why}})
+
+
+@lru_cache(maxsize=1)
+def _verbal_types() -> frozenset[str]:
+    """PLOVER types of quad classes 1 and 3 (verbal cooperation and conflict), from ``plover.json``."""
+    types = json.loads((DATA_DIR / "plover.json").read_text("utf-8"))["types"]
+    return frozenset(name for name, info in types.items() if info.get("gdelt_quad_class") in (1, 3))
+
+
+def _verbal(type_: str) -> bool:
+    return type_ in _verbal_types()
 
 
 def _second_hand(chain: list[Source], doc_chain: list[Source]) -> bool:

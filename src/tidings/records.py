@@ -152,6 +152,9 @@ class Event(_Record):
     evidence: dict[str, Span] = Field(default_factory=dict)
     sentence: int = 0
     coder: str = ""
+    #: Why the coder chose this type: the trigger row (``verbs.jsonl:LINE``) and/or the learned layer's top
+    #: types with probabilities.
+    why: dict[str, Any] = Field(default_factory=dict)
 
 
 class Analysis(_Record):

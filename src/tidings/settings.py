@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "Settings", "default_cache_dir"]
+__all__ = ["CODER_MODES", "DATA_DIR", "Settings", "default_cache_dir"]
 
+CODER_MODES = ("learned", "rules")
 DATA_DIR: Path = Path(str(resources.files("tidings") / "data"))
 
 
@@ -35,9 +36,23 @@ class Settings:
     data_dir: Path = DATA_DIR
     batch_size: int = 32
     n_process: int = 1
+    #: "learned" (rules + the learned layer, the default) or "rules" (the rule coder alone).
+    coder_mode: str = field(default_factory=lambda: os.environ.get("TIDINGS_CODER", "rules"))
+    #: A head directory from ``tidings train`` (default: the shipped PLOVER head).
+    model_dir: Path | None = field(default_factory=lambda: Path(p) if (p := os.environ.get("TIDINGS_MODEL_DIR"))
+                                   else None)
+
+    def __post_init__(self) -> None:
+        if self.coder_mode not in CODER_MODES:
+            from tidings.errors import TidingsError
+
+            raise TidingsError(f"unknown coder {self.coder_mode!r}: use one of {', '.join(CODER_MODES)}",
+                               code="E503")
 
     @property
     def coder(self) -> str:
         from tidings import __version__
 
-        return f"tidings@{__version__}"
+        if self.coder_mode == "rules":
+            return f"tidings@{__version__}+rules"
+        return f"tidings@{__version__}+{self.model_dir.name if self.model_dir else 'plover'}"

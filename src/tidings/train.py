@@ -1,0 +1,181 @@
+"""Training heads for the learned layer (``tidings train``): any label set, k-fold scores, calibration.
+
+A head is a logistic regression (scikit-learn, ``tidings[train]``) over the packaged encoder's sentence
+vectors, optionally stacked with the rule coder's outputs (``rules=True``: the candidate event's type, the
+types the rules found in the text, and "the rules found nothing"). Cross-validation gives out-of-fold
+predictions; those give the reported scores, the reliability table and the isotonic calibration curve, so a
+head's probabilities mean "right that often" on text it did not see. The final head is fit on all rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tidings.coder import NONE, Head, isotonic_curve, plover_types, reliability, shared_encoder
+from tidings.errors import TidingsError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tidings.pipeline import Engine
+
+__all__ = ["TrainReport", "read_gold", "rule_outputs", "train_head"]
+
+TRAIN_FAILED = "E502"
+
+
+class TrainError(TidingsError):
+    """Training data or options that cannot give a head."""
+
+
+@dataclass
+class TrainReport:
+    head: Head
+    scores: dict[str, Any]           # out-of-fold: accuracy, macro/weighted F1, per label, reliability
+    oof: list[dict[str, Any]]        # one row per training row: id, gold, predicted, probability
+
+
+def read_gold(path: Path | str, label: str = "label", text: str = "text") -> list[dict[str, Any]]:
+    """Rows of a JSONL file that have a non-empty ``text`` and ``label`` field."""
+    rows = []
+    with Path(path).open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TrainError(f"{path}:{number}: not JSON ({exc.msg})", code=TRAIN_FAILED) from exc
+            if not isinstance(row, dict) or not row.get(text) or row.get(label) in (None, ""):
+                continue
+            rows.append({"id": str(row.get("id", number)), "text": str(row[text]), "label": str(row[label]),
+                         "group": str(row.get("doc") or row.get("group") or row.get("id", number)),
+                         "set": row.get("set")})
+    if not rows:
+        raise TrainError(f"{path}: no rows with both {text!r} and {label!r}", code=TRAIN_FAILED)
+    return rows
+
+
+def rule_outputs(texts: Sequence[str], engine: Engine | None = None) -> list[tuple[str | None, list[str]]]:
+    """For each text, analysed alone by the rule coder: (the most confident event's type, all types found)."""
+    from tidings.pipeline import Engine
+    from tidings.records import Document
+    from tidings.settings import Settings
+
+    engine = engine or Engine(Settings(coder_mode="rules"))
+    out: list[tuple[str | None, list[str]]] = []
+    documents = [Document.from_text(t) for t in texts]
+    for analysis in engine.analyze_many(documents):
+        events = sorted(analysis.events, key=lambda e: -e.confidence)
+        out.append((events[0].type if events else None, sorted({e.type for e in events})))
+    return out
+
+
+def _folds(labels: Sequence[str], groups: Sequence[str], k: int, seed: int) -> list[np.ndarray]:
+    """Test indices of ``k`` folds, stratified by label and keeping each group (article) in one fold."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    counts = Counter(labels)
+    strat = [lab if counts[lab] >= k else "__rare__" for lab in labels]
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [test for _, test in splitter.split(np.zeros(len(labels)), strat, groups)]
+
+
+def _fit(features: np.ndarray, labels: Sequence[str], c: float, seed: int) -> tuple[list[str], Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=3000, class_weight=None, random_state=seed)
+    model.fit(features, list(labels))
+    return [str(x) for x in model.classes_], model
+
+
+def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: int = 5, c: float = 4.0,
+               seed: int = 13, rule_types: Sequence[str] | None = None, engine: Engine | None = None,
+               evaluate_only: Sequence[bool] | None = None, meta: Mapping[str, Any] | None = None,
+               progress: Any = None) -> TrainReport:
+    """Fit a head on ``rows`` (``id``, ``text``, ``label``, ``group``); ``folds`` ≥ 2 also cross-validates.
+
+    ``evaluate_only`` marks rows scored in cross-validation; the others are always in training (a gold set
+    folded while the project's own corpus trains every fold). ``rule_types`` fixes the rule-feature vocabulary
+    (default: the PLOVER types).
+    """
+    import numpy as np
+
+    try:
+        import sklearn  # noqa: F401
+    except ImportError as exc:
+        raise TrainError("training needs scikit-learn: pip install 'tidings[train]'", code=TRAIN_FAILED) from exc
+    texts = [r["text"] for r in rows]
+    labels = [r["label"] for r in rows]
+    groups = [r.get("group") or r["id"] for r in rows]
+    if len(set(labels)) < 2:
+        raise TrainError("training needs at least two distinct labels", code=TRAIN_FAILED)
+    if rule_types is None and rules:
+        rule_types = plover_types()
+    vectors = shared_encoder().encode(texts)
+    if progress:
+        progress("encoded", len(texts))
+    head = Head(labels=[], weights=np.zeros((0, 0)), bias=np.zeros(0), rule_types=list(rule_types or []))
+    if rules:
+        outputs = rule_outputs(texts, engine)
+        candidates = [o[0] for o in outputs]
+        found = [o[1] for o in outputs]
+    else:
+        candidates, found = [None] * len(texts), [[] for _ in texts]
+    features = head.features(vectors, candidates, found)
+
+    oof: list[dict[str, Any]] = []
+    scores: dict[str, Any] = {"rows": len(rows), "labels": dict(Counter(labels).most_common())}
+    if folds >= 2:
+        scored = np.array(evaluate_only if evaluate_only is not None else [True] * len(rows))
+        idx_scored = np.flatnonzero(scored)
+        test_sets = _folds([labels[i] for i in idx_scored], [groups[i] for i in idx_scored],
+                           min(folds, len(idx_scored)), seed)
+        for number, test_local in enumerate(test_sets):
+            test = idx_scored[test_local]
+            train_mask = np.ones(len(rows), dtype=bool)
+            train_mask[test] = False
+            classes, model = _fit(features[train_mask], [labels[i] for i in np.flatnonzero(train_mask)], c, seed)
+            probs = model.predict_proba(features[test])
+            for row_index, p in zip(test, probs, strict=True):
+                best = int(p.argmax())
+                oof.append({"id": rows[row_index]["id"], "gold": labels[row_index], "predicted": classes[best],
+                            "probability": float(p[best]), "rule": candidates[row_index] or NONE,
+                            "fold": number})
+            if progress:
+                progress("fold", number + 1)
+        scores.update(_oof_scores(oof, folds))
+    classes, model = _fit(features, labels, c, seed)
+    head.labels = classes
+    head.weights = model.coef_.T.astype(np.float32) if len(classes) > 2 else \
+        np.hstack([-model.coef_.T, model.coef_.T]).astype(np.float32) / 2
+    head.bias = model.intercept_.astype(np.float32) if len(classes) > 2 else \
+        np.array([-model.intercept_[0], model.intercept_[0]], dtype=np.float32) / 2
+    if oof:
+        head.calibration = isotonic_curve([o["probability"] for o in oof], [o["gold"] == o["predicted"] for o in oof])
+        calibrated = [float(np.interp(o["probability"], *head.calibration)) for o in oof]
+        scores["reliability_calibrated"] = reliability(calibrated, [o["gold"] == o["predicted"] for o in oof])
+    head.meta = {"name": (meta or {}).get("name", "head"), "trained_rows": len(rows), "regularisation_C": c,
+                 "folds": folds, "data_sha1": hashlib.sha1("\n".join(
+                     f"{t}\t{lab}" for t, lab in zip(texts, labels, strict=True)).encode()).hexdigest()[:16],
+                 "cv": {k: v for k, v in scores.items() if k in ("accuracy", "macro_f1", "weighted_f1", "n")},
+                 **{k: v for k, v in (meta or {}).items() if k != "name"}}
+    return TrainReport(head=head, scores=scores, oof=oof)
+
+
+def _oof_scores(oof: Sequence[Mapping[str, Any]], folds: int) -> dict[str, Any]:
+    from tidings.evaluation import label_scores
+
+    pairs = [(o["gold"], o["predicted"]) for o in oof]
+    scores = label_scores(pairs)
+    correct = [o["gold"] == o["predicted"] for o in oof]
+    return {"folds": folds, "n": len(oof), "accuracy": scores["accuracy_micro_f1"], "macro_f1": scores["macro_f1"],
+            "weighted_f1": scores["weighted_f1"], "per_label": scores.get("per_label", {}),
+            "reliability_raw": reliability([o["probability"] for o in oof], correct)}

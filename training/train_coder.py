@@ -1,0 +1,94 @@
+"""Train the shipped PLOVER head (``src/tidings/models/plover``) — one reproducible command:
+
+    .venv/bin/python training/train_coder.py [--gsr ../shared/eval/events/plover_gsr_dev.jsonl] [--folds 5]
+
+Training rows, all with a licence that allows shipping weights trained on them (see docs/model-card.md):
+- ``training/corpus/*.jsonl`` rows with a ``label``: English Wikinews sentences (CC BY 2.5) annotated by the
+  project, pre-labelled by the rule coder and checked row by row (``checked_by``);
+- the PLOVER gold-standard records, dev half (CC BY-SA 4.0, Open Event Data Alliance), when ``--gsr`` exists;
+- the project's own must/must-not cases (``tests/data/cases.jsonl``): the first ``must`` type, or NONE.
+Never trained on: ``plv_train_dev.jsonl`` and CASE 2021 (no licence; for measuring only).
+
+Writes the head and ``cv.json`` (out-of-fold scores per set, reliability before/after calibration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "training" / "corpus"
+#: Corpus files whose labels are not PLOVER (checked: PETRARCH's unit tests use test-dictionary codes).
+EXCLUDED = {"petrarch_unittests.jsonl"}
+
+
+def corpus_rows() -> list[dict]:
+    rows = []
+    for path in sorted(CORPUS.glob("*.jsonl")):
+        if path.name in EXCLUDED or path.name.endswith("_raw.jsonl"):
+            continue
+        for line in path.read_text("utf-8").splitlines():
+            r = json.loads(line)
+            if r.get("label") and r.get("checked_by"):
+                rows.append({"id": r["id"], "text": r["text"], "label": r["label"], "group": r.get("doc") or r["id"],
+                             "set": "wikinews", "file": path.name})
+    return rows
+
+
+def gsr_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        print(f"note: {path} not found; training without the PLOVER GSR dev half", file=sys.stderr)
+        return []
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return [{"id": r["id"], "text": r["text"], "label": r["label"], "group": r["text"], "set": "gsr"} for r in rows]
+
+
+def case_rows(path: Path = ROOT / "tests" / "data" / "cases.jsonl") -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return [{"id": r["id"], "text": r["text"], "label": r["must"][0]["type"] if r["must"] else "NONE",
+             "group": r["id"], "set": "cases"} for r in rows]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gsr", type=Path, default=ROOT.parent / "shared" / "eval" / "events" / "plover_gsr_dev.jsonl")
+    parser.add_argument("--out", type=Path, default=ROOT / "src" / "tidings" / "models" / "plover")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("-C", type=float, default=4.0)
+    args = parser.parse_args()
+
+    from tidings.train import train_head
+
+    rows = corpus_rows() + gsr_rows(args.gsr) + case_rows()
+    print(f"{len(rows)} rows: {dict(Counter(r['set'] for r in rows))}")
+    print(f"labels: {dict(Counter(r['label'] for r in rows).most_common())}")
+    report = train_head(rows, rules=True, folds=args.folds, c=args.C, meta={
+        "name": "plover", "sources": dict(Counter(r["set"] for r in rows)),
+        "label_counts": dict(Counter(r["label"] for r in rows).most_common())},
+        progress=lambda what, n: print(f"  {what} {n}", file=sys.stderr))
+    by_id = {r["id"]: r for r in rows}
+    per_set: dict[str, dict] = {}
+    for name in sorted({r["set"] for r in rows}):
+        oof = [o for o in report.oof if by_id[o["id"]]["set"] == name]
+        model_right = sum(o["gold"] == o["predicted"] for o in oof)
+        rule_right = sum(o["gold"] == o["rule"] for o in oof)
+        per_set[name] = {"n": len(oof), "learned_accuracy": round(model_right / max(len(oof), 1), 4),
+                         "rules_accuracy": round(rule_right / max(len(oof), 1), 4)}
+    report.head.meta["cv_per_set"] = per_set
+    report.head.policy = {"drop": 0.5, "retype": 0.5, "add": 0.6}
+    report.head.save(args.out)
+    cv = {k: v for k, v in report.scores.items()}
+    cv["per_set"] = per_set
+    (args.out / "cv.json").write_text(json.dumps(cv, indent=1) + "\n", "utf-8")
+    print(json.dumps({k: cv[k] for k in ("accuracy", "macro_f1", "weighted_f1", "per_set")}, indent=1))
+    print("reliability (raw):", report.scores["reliability_raw"]["ece"],
+          "calibrated:", report.scores.get("reliability_calibrated", {}).get("ece"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
