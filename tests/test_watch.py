@@ -214,8 +214,10 @@ class _Hook(BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def hook_server() -> Iterator[ThreadingHTTPServer]:
-    """A webhook receiver on 127.0.0.1 for the length of one test."""
+def hook_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
+    """A webhook receiver on 127.0.0.1 for the length of one test (loopback allowed on purpose: webhooks go
+    through the outbound policy, which refuses it by default)."""
+    monkeypatch.setenv("TIDINGS_ALLOW_NETWORKS", "127.0.0.0/8")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     server.daemon_threads = True
     server.script, server.bodies = [], []  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from typing import Any, Self
 
 import pytest
 
-from tidings.ingest import InputFailure, read_inputs, web
+from tidings.ingest import InputFailure, read_inputs
 from tidings.ingest.web import USER_AGENT, FetchError, FetchPolicy, WebClient, check_public_url
 from tidings.records import Document
 
@@ -328,18 +328,21 @@ def test_a_redirect_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPa
     """Each hop is checked: a public page cannot bounce the fetcher to the cloud metadata service."""
     import httpx
 
-    monkeypatch.setattr(web, "_resolve", lambda host, port: ["93.184.216.34"] if host == "news.example.org"
-                        else [host])
-    seen: list[str] = []
+    def resolver(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"] if host == "news.example.org" else [host]
+
+    seen: list[tuple[str, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
+        seen.append((str(request.url), request.headers["host"]))
         return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
 
-    with WebClient(FetchPolicy(retries=0), transport=httpx.MockTransport(handler)) as client:
+    with WebClient(FetchPolicy(retries=0, resolver=resolver), transport=httpx.MockTransport(handler)) as client:
         failure = client.read("http://news.example.org/story")
     assert isinstance(failure, InputFailure) and failure.code == "E115"
-    assert seen == ["http://news.example.org/story"]        # the metadata address was never asked
+    # The request went to the vetted address (pinned), named in the Host header; the metadata address was
+    # never asked.
+    assert seen == [("http://93.184.216.34/story", "news.example.org")]
 
 
 def test_server_mode_refuses_the_local_server_by_default(server: FixtureServer,

@@ -523,7 +523,8 @@ def _validation_message(errors: Sequence[Any]) -> str:
 # ---------------------------------------------------------------------------------------------- app
 
 def create_app(db: str | None = None, *, engine: Any = None,
-               engine_factory: Callable[[], Any] | None = None, store: Store | None = None) -> FastAPI:
+               engine_factory: Callable[[], Any] | None = None, store: Store | None = None,
+               deliver_webhooks: bool = True) -> FastAPI:
     """The API + dashboard over the database ``db`` (default: ``Settings().db_url``).
 
     ``engine`` (an :class:`~tidings.pipeline.Engine`) is used as is — tests share one; otherwise one is
@@ -538,8 +539,15 @@ def create_app(db: str | None = None, *, engine: Any = None,
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
-        yield
-        store.close()
+        outbox = _WebhookWorker(store) if layer.watch is not None and deliver_webhooks else None
+        if outbox is not None:
+            outbox.start()
+        try:
+            yield
+        finally:
+            if outbox is not None:
+                outbox.stop()
+            store.close()
 
     app = FastAPI(title="tidings", version=__version__, lifespan=lifespan, description=(
         "Evidenced, attributed PLOVER events from news text. Filters match the `tidings events` CLI; "
@@ -584,9 +592,12 @@ def create_app(db: str | None = None, *, engine: Any = None,
             await anyio.to_thread.run_sync(store.record_error, failure.ref, failure.code, failure.message)
         if not several and failures:
             raise ApiError(422, failures[0].code, failures[0].message)
-        analyses = await anyio.to_thread.run_sync(_analyse_and_store, engines, store, layer, documents,
-                                                  limiter=ingest_limiter)
+        analyses, not_stored = await anyio.to_thread.run_sync(_analyse_and_store, engines, store, layer,
+                                                              documents, limiter=ingest_limiter)
+        failures = [*failures, *not_stored]
         if not several:
+            if not analyses:
+                raise ApiError(422, not_stored[0].code, not_stored[0].message)
             return Response(analyses[0].model_dump_json(), status_code=201, media_type="application/json")
         result = IngestResult(analyses=analyses, failures=[Failure(**vars(f)) for f in failures])
         return Response(result.model_dump_json(), status_code=201 if analyses else 422,
@@ -718,15 +729,28 @@ def create_app(db: str | None = None, *, engine: Any = None,
     return app
 
 
-def _analyse_and_store(engines: _EngineSlot, store: Store, layer: _AcrossArticles,
-                       documents: list[Document]) -> list[Analysis]:
-    """Runs on the ingest thread: the engine is CPU-bound and not shared between concurrent calls."""
+def _analyse_and_store(engines: _EngineSlot, store: Store, layer: _AcrossArticles, documents: list[Document]
+                       ) -> tuple[list[Analysis], list[InputFailure]]:
+    """Runs on the ingest thread: the engine is CPU-bound and not shared between concurrent calls. Each
+    document is analysed and stored on its own: one that fails (its analysis or its write) is a failure of
+    its own and the others are answered as usual."""
+    from tidings.service import analyze_isolated, coding_failure, save_isolated
+
     if not documents:
-        return []
-    analyses = list(engines.get().analyze_many(documents))
-    store.save_many(analyses)
+        return [], []
+    analyses: list[Analysis] = []
+    failures: list[InputFailure] = []
+    for analysis in analyze_isolated(engines.get(), documents):
+        failure = coding_failure(analysis)
+        error = save_isolated(store, analysis, failure)
+        if error is not None:
+            failures.append(error)
+            continue
+        if failure is not None:
+            failures.append(failure)
+        analyses.append(analysis)
     layer.after_store(store, analyses)
-    return analyses
+    return analyses, failures
 
 
 def _event_detail(event: Event, document: Document | None, cluster: dict[str, Any] | None) -> EventDetail:
@@ -741,6 +765,34 @@ def _event_detail(event: Event, document: Document | None, cluster: dict[str, An
     return EventDetail(event=event, document=_summary(document) if document else None, sentence=sentence,
                        window=window, evidence=evidence, chain=event.attribution,
                        anonymous_links=sum(link.anonymous for link in event.attribution), cluster=cluster)
+
+
+class _WebhookWorker:
+    """Delivers queued alert webhooks (``tidings.watch.deliver_pending``) every few seconds on a thread of
+    its own, so a POST answers without waiting for any webhook. Stops with the app."""
+
+    def __init__(self, store: Store, every: float = 5.0, budget: float = 10.0) -> None:
+        import threading
+
+        self._store, self._every, self._budget = store, every, budget
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tidings-webhooks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._budget + 5)
+
+    def _run(self) -> None:
+        from tidings.watch import deliver_pending
+
+        while not self._stop.wait(self._every):
+            try:
+                deliver_pending(self._store, budget=self._budget)
+            except Exception:
+                log.exception("webhook delivery failed; retried on the next round")
 
 
 class _AcrossArticles:

@@ -8,15 +8,42 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+import typer.core
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from tidings import service
 from tidings.records import Analysis, Event
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=(
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """Every verb, plugins included: a TidingsError or an OS error (disk full, permission denied, a
+    directory where a file was expected) is one line with its code on stderr and exit status 1, never a
+    traceback. Bugs still show theirs."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from tidings.errors import TidingsError
+
+        try:
+            return super().invoke(ctx)
+        except TidingsError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+            _fail(f"[E313] {exc.strerror or exc}{where} (check the path, its permissions and the free space)")
+        return None
+
+
+def _fail(line: str) -> None:
+    err_console.print(Text(f"error {' '.join(line.split())}", style="red"), soft_wrap=True)
+    raise typer.Exit(1)
+
+
+app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True, help=(
     "tidings: news reports in, evidenced and attributed PLOVER events out — offline."))
 # Piped output (files, CI logs) gets wide lines instead of rich's 80-column default.
 console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -53,20 +80,27 @@ def analyze(
     db: DbOption = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
     store: Annotated[bool, typer.Option("--store/--no-store", help="Write results to the database.")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Analyse again documents already stored by this "
+                                        "version of tidings (they are skipped otherwise).")] = False,
 ) -> None:
-    """Analyse news texts and store their events."""
+    """Analyse news texts and store their events (documents stored already are skipped unless --force)."""
     if fmt not in _FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}")
     show_progress = fmt == "table" and console.is_terminal
     result = service.analyze_paths(paths, published=published, outlet=outlet, url=url,
-                                   db=db if store else None, progress=show_progress)
+                                   db=db if store else None, progress=show_progress, force=force)
     for analysis in result.analyses:
         _print_analysis(analysis, fmt)
     for failure in result.failures:
-        err_console.print(f"[red]error[/red] {failure}", highlight=False)
+        err_console.print(f"[red]error[/red] {escape(str(failure))}", highlight=False)
+    for note in result.notes:
+        err_console.print(f"[yellow]note[/yellow] {escape(note)}", highlight=False)
     if fmt == "table":
-        err_console.print(f"{len(result.analyses)} document(s), {result.event_count} event(s), "
-                          f"{len(result.failures)} error(s)" + (f"; stored in {result.db}" if result.db else ""))
+        skipped = (f" ({len(result.skipped)} unchanged, shown as stored; --force analyses them again)"
+                   if result.skipped else "")
+        err_console.print(escape(f"{len(result.analyses)} document(s), {result.event_count} event(s), "
+                                 f"{len(result.failures)} error(s)"
+                                 + (f"; stored in {result.db}" if result.db else "") + skipped), highlight=False)
     raise typer.Exit(1 if result.failures else 0)
 
 
@@ -80,11 +114,12 @@ def _print_analysis(analysis: Analysis, fmt: str) -> None:
         doc = analysis.document
         title = doc.title or doc.path or doc.id
         date = f"{doc.published}{' (inferred)' if doc.published_inferred else ''}" if doc.published else "undated"
-        console.print(f"\n[bold]{title}[/bold] — published {date}", highlight=False)
+        console.print(f"\n[bold]{escape(title)}[/bold] — published {date}", highlight=False)
         if analysis.document_chain:
-            console.print("source chain: " + " → ".join(_link(s) for s in analysis.document_chain), highlight=False)
+            console.print("source chain: " + escape(" → ".join(_link(s) for s in analysis.document_chain)),
+                          highlight=False)
         for warning in analysis.warnings:
-            console.print(f"[yellow]note[/yellow] {warning}", highlight=False)
+            console.print(f"[yellow]note[/yellow] {escape(warning)}", highlight=False)
         console.print(events_table(analysis.events))
 
 
@@ -108,11 +143,11 @@ def events_table(events: list[Event]) -> Table:
         if e.when.end and e.when.end != e.when.start:
             date += f"…{e.when.end.isoformat()}"
         table.add_row(
-            e.id[:8], f"{e.type}" + (f"/{e.mode}" if e.mode else ""),
-            _actor(e.source_actor), _actor(e.target_actor),
-            f"{e.place.name}, {e.place.country}" if e.place else "",
+            e.id[:8], Text(f"{e.type}" + (f"/{e.mode}" if e.mode else "")),
+            Text(_actor(e.source_actor)), Text(_actor(e.target_actor)),
+            Text(f"{e.place.name}, {e.place.country}" if e.place else ""),
             date, Text(e.modality, style=style),
-            " → ".join(_link(s) for s in e.attribution), f"{e.confidence:.2f}",
+            Text(" → ".join(_link(s) for s in e.attribution)), f"{e.confidence:.2f}",
         )
     return table
 
@@ -167,22 +202,24 @@ def show(event_id: Annotated[str, typer.Argument(help="Event id (or a unique pre
     """Show one event: the sentence with its evidence highlighted, the chain and the modality."""
     found = service.get_event(db, event_id)
     if found is None:
-        err_console.print(f"no event {event_id!r}")
+        err_console.print(Text(f"no event {event_id!r}"))
         raise typer.Exit(1)
     event, document = found
-    console.print(f"[bold]{event.type}[/bold]{'/' + event.mode if event.mode else ''}  "
+    console.print(f"[bold]{escape(event.type)}[/bold]{escape('/' + event.mode) if event.mode else ''}  "
                   f"modality [bold]{event.modality}[/bold]  confidence {event.confidence:.2f}  id {event.id}")
     console.print(highlight_evidence(event, document.text if document else None))
-    console.print(f"source: {_actor(event.source_actor) or '—'}   target: {_actor(event.target_actor) or '—'}")
+    console.print(Text(f"source: {_actor(event.source_actor) or '—'}   target: {_actor(event.target_actor) or '—'}"))
     if event.place:
         p = event.place
-        console.print(f"place: {p.name}, {p.admin1 or ''} {p.country} ({p.lat}, {p.lon}) geonames:{p.geonameid}")
+        console.print(Text(f"place: {p.name}, {p.admin1 or ''} {p.country} ({p.lat}, {p.lon}) "
+                           f"geonames:{p.geonameid}"))
     w = event.when
     console.print(f"when: {w.start or 'undated'}{'…' + str(w.end) if w.end and w.end != w.start else ''} "
                   f"({w.granularity}, anchored to {w.anchor})")
-    console.print("said by: " + (" → ".join(_link(s) for s in event.attribution) or "the outlet itself"))
+    console.print(Text("said by: " + (" → ".join(_link(s) for s in event.attribution) or "the outlet itself")))
     if document:
-        console.print(f"document: {document.title or document.path or document.id} ({document.published or 'undated'})")
+        console.print(Text(f"document: {document.title or document.path or document.id} "
+                           f"({document.published or 'undated'})"))
 
 
 _EVIDENCE_STYLE = {"trigger": "bold reverse", "source": "bold green", "target": "bold red", "place": "bold blue",
@@ -208,10 +245,12 @@ def export(
     out: Annotated[Path, typer.Argument(help="Output file, or - for stdout (not for parquet).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl, json, parquet, geojson, acled, gdelt")] = "jsonl",
     db: DbOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Write even where OUT is a symbolic link (refused "
+                                        "otherwise: the link's target would be overwritten).")] = False,
 ) -> None:
     """Export stored events."""
-    count = service.export(db, fmt, out)
-    err_console.print(f"exported {count} event(s) as {fmt} to {out}")
+    count = service.export(db, fmt, out, force=force)
+    err_console.print(Text(f"exported {count} event(s) as {fmt} to {out}"))
 
 
 @app.command()
@@ -219,8 +258,7 @@ def errors(db: DbOption = None, limit: int = 50) -> None:
     """List documents that could not be analysed."""
     table = Table("when", "document", "code", "message")
     for row in service.list_errors(db, limit):
-        table.add_row(str(row.get("created_at", "")), str(row.get("ref", "")), str(row.get("code", "")),
-                      str(row.get("message", "")))
+        table.add_row(*(Text(str(row.get(key, ""))) for key in ("created_at", "ref", "code", "message")))
     console.print(table)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Self
 
 import typer
+from rich.text import Text
 
 from tidings.errors import TidingsError
 
@@ -23,6 +24,7 @@ def register(app: typer.Typer) -> None:
     """Add the verbs to the main app (called by ``tidings.cli``)."""
     app.command("follow")(follow)
     app.command("batch")(batch)
+    app.command("webhooks")(webhooks)
 
 
 def follow(
@@ -45,10 +47,10 @@ def follow(
         policy = FollowPolicy(every=parse_every(every))
         client = WebClient(FetchPolicy(allow_private=True) if allow_private else None)
     except TidingsError as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        err_console.print(Text(f"error {exc}", style="red"))
         raise typer.Exit(2) from None
     store = service.open_store(db)
-    err_console.print(f"following {len(urls)} feed(s) into {store.url}" + ("" if once else f", every {every}"))
+    err_console.print(Text(f"following {len(urls)} feed(s) into {store.url}" + ("" if once else f", every {every}")))
     try:
         engine = pipeline.Engine()
         reports = follow_feeds(urls, store=store, engine=engine, client=client, policy=policy, once=once,
@@ -62,18 +64,41 @@ def follow(
     raise typer.Exit(1 if reports and all(r.status == "failed" for r in reports) else 0)
 
 
-def _report_line(report: PollReport) -> str:
+def _report_line(report: PollReport) -> Text:
+    """One report as rich Text: feed URLs, links and messages come from the network and are never markup."""
     if report.status == "not_modified":
-        return f"{report.feed_url}: not modified"
+        return Text(f"{report.feed_url}: not modified")
     if report.status == "backing_off":
-        return f"{report.feed_url}: backing off after failures"
+        return Text(f"{report.feed_url}: backing off after failures")
     if report.status == "failed":
-        return f"[red]{report.feed_url}: failed[/red] {report.error}"
-    line = (f"{report.feed_url}: {report.items} item(s), {report.new} new, {len(report.analyses)} analysed, "
-            f"{report.events} event(s)")
+        return Text.assemble((f"{report.feed_url}: failed", "red"), f" {report.error}")
+    line = Text(f"{report.feed_url}: {report.items} item(s), {report.new} new, {len(report.analyses)} analysed, "
+                f"{report.events} event(s)")
+    if report.error:
+        line.append(f"\n  {report.error}", style="yellow")
     for failure in report.failures:
-        line += f"\n  [red]error[/red] {failure}"
+        line.append("\n  ")
+        line.append("error", style="red")
+        line.append(f" {failure}")
     return line
+
+
+def webhooks(
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (default sqlite:///tidings.db).")] = None,
+    budget: Annotated[float, typer.Option(help="Seconds to spend at most.", min=0.1)] = 60.0,
+) -> None:
+    """Deliver queued alert webhooks whose time has come (failed ones are retried with backoff per URL)."""
+    from tidings import service
+    from tidings.cli import err_console
+    from tidings.watch import deliver_pending
+
+    store = service.open_store(db)
+    try:
+        report = deliver_pending(store, budget=budget)
+    finally:
+        store.close()
+    err_console.print(Text(f"{report.delivered} delivered, {report.failed} failed ({report.gave_up} given up), "
+                           f"{report.left} left waiting; see `tidings alerts`"))
 
 
 def batch(
@@ -97,11 +122,11 @@ def batch(
             stats = run_batch(inputs, outputs, engine=engine, workers=workers, batch_size=batch_size,
                               ray_address=ray_address, on_progress=progress.update)
         except TidingsError as exc:
-            err_console.print(f"[red]error[/red] {exc}", highlight=False)
+            err_console.print(Text(f"error {exc}", style="red"))
             raise typer.Exit(2) from None
-    err_console.print(f"{stats.done} document(s) analysed, {stats.events} event(s), {stats.failed} error(s), "
+    err_console.print(Text(f"{stats.done} document(s) analysed, {stats.events} event(s), {stats.failed} error(s), "
                       f"{stats.skipped} already done; {stats.rate:.1f} documents/s; "
-                      f"written to {', '.join(outputs)}", highlight=False)
+                      f"written to {', '.join(outputs)}"))
     raise typer.Exit(1 if stats.failed else 0)
 
 

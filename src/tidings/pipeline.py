@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,11 +29,16 @@ from tidings.places import Gazetteer
 from tidings.records import Analysis, Document, Event, Source
 from tidings.settings import Settings
 
-__all__ = ["CODING_FAILED", "Engine", "StageTimer", "analyze", "default_engine"]
+__all__ = ["CHUNK_CHARS", "CODING_FAILED", "Engine", "StageTimer", "analyze", "default_engine", "split_text"]
 
 log = logging.getLogger("tidings")
 #: Warning prefix (and error code) of a document whose coding raised: a bug, stored and reported.
 CODING_FAILED = "E401"
+#: Texts longer than this are parsed in parts cut at paragraph or sentence ends, then joined into one Doc
+#: whose offsets are those of the whole text (spaCy refuses texts over ``nlp.max_length`` with E088, and its
+#: memory grows with the length of one call). Articles are far shorter; only the rare huge text is split.
+#: The longest text analysed at all is :data:`tidings.ingest.MAX_CHARS` (longer ones are refused, E119).
+CHUNK_CHARS = 100_000
 
 
 class StageTimer:
@@ -118,14 +125,50 @@ class Engine:
     # --- stages ---------------------------------------------------------------------------------
     def _run_batch(self, batch: list[Document]) -> Iterator[Analysis]:
         with self.timer.stage("nlp"):
-            docs = list(self.nlp.pipe((d.text for d in batch), batch_size=len(batch)))
+            docs = self._parse_batch(batch)
         for document, doc in zip(batch, docs, strict=True):
+            if isinstance(doc, Exception):
+                yield _failed(document, "parsing", doc)
+                continue
             try:
                 yield self.code(document, doc)
             except Exception as exc:
                 log.exception("coding failed for document %s", document.id)
-                yield Analysis(document=document, warnings=[
-                    f"{CODING_FAILED}: coding failed ({type(exc).__name__}: {exc}); stored without events"])
+                yield _failed(document, "coding", exc)
+
+    def parse(self, text: str) -> Doc:
+        """The spaCy parse of ``text`` of any length: texts over :data:`CHUNK_CHARS` are parsed in parts cut
+        at paragraph or sentence ends and joined, so offsets stay those of ``text`` (``doc.text == text``)."""
+        if len(text) <= CHUNK_CHARS:
+            return self.nlp(text)
+        parts = list(self.nlp.pipe((text[start:end] for start, end in split_text(text, CHUNK_CHARS)),
+                                   batch_size=1))
+        with warnings.catch_warnings():   # W102: from_docs drops plain user_data; _join_user_data keeps it
+            warnings.simplefilter("ignore", UserWarning)
+            doc = Doc.from_docs(parts, ensure_whitespace=False)
+        _join_user_data(doc, parts)
+        return doc
+
+    def _parse_batch(self, batch: list[Document]) -> list[Doc | Exception]:
+        """One ``nlp.pipe`` over the ordinary texts; long ones through :meth:`parse`. Should the pipe raise,
+        each document is parsed alone, so a failure costs only the document that caused it."""
+        short = [d.text for d in batch if len(d.text) <= CHUNK_CHARS]
+        try:
+            parsed = iter(list(self.nlp.pipe(short, batch_size=max(1, len(short)))))
+        except Exception:
+            log.exception("parsing a batch failed; parsing its documents one by one")
+            parsed = None
+        out: list[Doc | Exception] = []
+        for document in batch:
+            try:
+                if parsed is not None and len(document.text) <= CHUNK_CHARS:
+                    out.append(next(parsed))
+                else:
+                    out.append(self.parse(document.text))
+            except Exception as exc:
+                log.exception("parsing failed for document %s", document.id)
+                out.append(exc)
+        return out
 
     def code(self, document: Document, doc: Doc) -> Analysis:
         """Run every stage after NLP on ``doc``, a parse of ``document.text`` by :attr:`nlp`.
@@ -179,6 +222,49 @@ _FORKED_ENGINE: Engine | None = None
 def _code_batch_in_worker(batch: list[Document]) -> list[Analysis]:
     assert _FORKED_ENGINE is not None, "worker started without an engine"
     return list(_FORKED_ENGINE._run_batch(batch))
+
+
+def _failed(document: Document, stage: str, exc: Exception) -> Analysis:
+    return Analysis(document=document, warnings=[
+        f"{CODING_FAILED}: {stage} failed ({type(exc).__name__}: {exc}); stored without events"])
+
+
+def _join_user_data(doc: Doc, parts: list[Doc]) -> None:
+    """Carry the components' token-span lists (``[(start, end, ...), ...]``, e.g. the statistical NER's
+    spans in ``tidings_ner_spans``) over to the joined Doc, shifted by the tokens of the parts before."""
+    offset = 0
+    for part in parts:
+        for key, value in part.user_data.items():
+            if isinstance(key, str) and isinstance(value, list) and all(
+                    isinstance(v, tuple) and len(v) >= 2 and isinstance(v[0], int) and isinstance(v[1], int)
+                    for v in value):
+                doc.user_data.setdefault(key, []).extend((v[0] + offset, v[1] + offset, *v[2:]) for v in value)
+        offset += len(part)
+
+
+def split_text(text: str, limit: int) -> list[tuple[int, int]]:
+    """``(start, end)`` parts covering ``text`` exactly, each at most ``limit`` characters, cut after the last
+    paragraph break before the limit, else the last line break, else the last sentence end, else the last
+    space (a text with none of these is cut at the limit)."""
+    parts: list[tuple[int, int]] = []
+    start = 0
+    while len(text) - start > limit:
+        end = start + limit
+        window = text[start + limit // 2:end]   # never a tiny part: cut in the second half of the window
+        for pattern in _CUTS:
+            found = None
+            for found in pattern.finditer(window):
+                pass
+            if found is not None:
+                end = start + limit // 2 + found.end()
+                break
+        parts.append((start, end))
+        start = end
+    parts.append((start, len(text)))
+    return parts
+
+
+_CUTS = (re.compile(r"\n\s*\n\s*"), re.compile(r"\n\s*"), re.compile(r"[.!?][\"'”’)\]]*\s+"), re.compile(r"\s+"))
 
 
 def _batched(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:

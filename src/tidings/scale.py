@@ -137,10 +137,17 @@ class StoreSink:
         return self.store.existing_document_ids(doc_ids)
 
     def write(self, analyses: list[Analysis], failures: list[InputFailure]) -> None:
+        from tidings.service import coding_failure
+
         for failure in failures:
             self.store.record_error(failure.ref, failure.code, failure.message)
         if analyses:
-            self.store.save_many(analyses)
+            # A document the database refuses is recorded and skipped (Store.save_isolated); the rest are kept.
+            not_stored = self.store.save_isolated(analyses)
+            for analysis in analyses:
+                coded = coding_failure(analysis)
+                if coded is not None and analysis.document.id not in not_stored:
+                    self.store.record_error(coded.ref, coded.code, coded.message, doc_id=analysis.document.id)
 
     def close(self) -> None:
         self.store.close()
@@ -333,12 +340,27 @@ def _run_local(items: Iterator[InputItem], workers: int, batch_size: int, engine
             yield from analyze_safely(engine, batch)
         yield from documents.failures_left()
         return
+    # Texts too long for one spaCy call are parsed here, in parts (Engine.parse), not in the workers' stream.
+    documents.divert_longer_than(_chunk_chars())
     stream = engine.nlp.pipe(((d.text, d) for d in documents), as_tuples=True, batch_size=batch_size,
                              n_process=workers)
     for parsed, document in stream:
         yield from documents.failures_left()
+        yield from _long_ones(engine, documents)
         yield _code_safely(engine, document, parsed)
     yield from documents.failures_left()
+    yield from _long_ones(engine, documents)
+
+
+def _chunk_chars() -> int:
+    from tidings import pipeline
+
+    return pipeline.CHUNK_CHARS
+
+
+def _long_ones(engine: Engine, documents: _passing_failures) -> Iterator[Result]:
+    for document in documents.long_left():
+        yield from analyze_safely(engine, [document])
 
 
 class _passing_failures:
@@ -348,6 +370,12 @@ class _passing_failures:
     def __init__(self, items: Iterator[InputItem]) -> None:
         self._items = items
         self._failures: list[InputFailure] = []
+        self._long: list[Document] = []
+        self._max_chars: int | None = None
+
+    def divert_longer_than(self, chars: int) -> None:
+        """Documents over ``chars`` characters wait in a list too (see :meth:`long_left`)."""
+        self._max_chars = chars
 
     def __iter__(self) -> Iterator[Document]:
         return self
@@ -356,12 +384,18 @@ class _passing_failures:
         for item in self._items:
             if isinstance(item, InputFailure):
                 self._failures.append(item)
+            elif self._max_chars is not None and len(item.text) > self._max_chars:
+                self._long.append(item)
             else:
                 return item
         raise StopIteration
 
     def failures_left(self) -> list[InputFailure]:
         out, self._failures = self._failures, []
+        return out
+
+    def long_left(self) -> list[Document]:
+        out, self._long = self._long, []
         return out
 
 

@@ -7,16 +7,38 @@ operations are available from Python and (later) the REST API.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tidings.ingest import InputFailure, read_inputs
 from tidings.pipeline import CODING_FAILED, Engine
 from tidings.records import Analysis, Document, Event
 from tidings.settings import Settings
 
-__all__ = ["AnalyzeResult", "analyze_paths", "export", "find_events", "get_event", "list_errors", "open_store"]
+if TYPE_CHECKING:
+    from tidings.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Seconds ``analyze`` gives queued webhooks at its end: a dead endpoint costs at most this (it stays queued).
+WEBHOOK_BUDGET = 3.0
+
+__all__ = [
+    "AnalyzeResult",
+    "after_store_safely",
+    "analyze_isolated",
+    "analyze_paths",
+    "coding_failure",
+    "export",
+    "find_events",
+    "get_event",
+    "list_errors",
+    "open_store",
+    "save_isolated",
+]
 
 
 @dataclass
@@ -24,6 +46,9 @@ class AnalyzeResult:
     analyses: list[Analysis] = field(default_factory=list)
     failures: list[InputFailure] = field(default_factory=list)
     db: str | None = None
+    skipped: list[Document] = field(default_factory=list)   # stored already by this coder: not re-analysed
+    #                                                          (their stored analyses are in ``analyses``)
+    notes: list[str] = field(default_factory=list)           # things that went wrong after storing
 
     @property
     def event_count(self) -> int:
@@ -45,38 +70,127 @@ def analyze_paths(
     db: str | None = None,
     progress: bool = False,
     engine: Engine | None = None,
+    force: bool = False,
+    deliver_for: float = WEBHOOK_BUDGET,
 ) -> AnalyzeResult:
-    """Read, analyse and (when ``db`` is given) store every document; failures are kept, not raised."""
+    """Read, analyse and (when ``db`` is given) store every document; failures are kept, not raised.
+
+    Each document is analysed and stored on its own: whatever fails in one (its parse, its coding, its
+    write) becomes its error row and the others go on. Documents stored already by this version of the
+    coder are skipped unless ``force``. Alerts' webhooks are queued in the store and tried for at most
+    ``deliver_for`` seconds at the end (``tidings alerts deliver`` retries the rest).
+    """
     result = AnalyzeResult(db=db)
     items = list(read_inputs(paths, published=published, outlet=outlet, url=url))
-    documents = [i for i in items if isinstance(i, Document)]
+    documents = list({i.id: i for i in items if isinstance(i, Document)}.values())
     result.failures.extend(i for i in items if isinstance(i, InputFailure))
     store = open_store(db) if db else None
     try:
         if store is not None:
             for failure in result.failures:
                 store.record_error(failure.ref, failure.code, failure.message)
+            if documents and not force:
+                coder = engine.settings.coder if engine is not None else Settings().coder
+                done = store.analysed_document_ids([d.id for d in documents], coder)
+                result.skipped = [d for d in documents if d.id in done]
+                documents = [d for d in documents if d.id not in done]
+                # Shown as stored (no re-coding): the output of a re-run looks like the first run's.
+                result.analyses.extend(a for a in map(store.analysis, [d.id for d in result.skipped]) if a)
         if documents:
             engine = engine or Engine()
-            for analysis in _with_progress(engine.analyze_many(documents), len(documents), progress):
-                result.analyses.append(analysis)
-                failed = [w for w in analysis.warnings if w.startswith(CODING_FAILED)]
-                if failed:
-                    result.failures.append(InputFailure(analysis.document.path or analysis.document.id,
-                                                        CODING_FAILED, failed[0].split(": ", 1)[1]))
+            stored: list[Analysis] = []
+            for analysis in _with_progress(analyze_isolated(engine, documents), len(documents), progress):
+                failure = coding_failure(analysis)
+                if failure is not None:
+                    result.failures.append(failure)
                 if store is not None:
-                    store.save(analysis)
-                    if failed:
-                        store.record_error(result.failures[-1].ref, CODING_FAILED, failed[0],
-                                           doc_id=analysis.document.id)
-            if store is not None:   # link across articles, raise watch alerts (tidings.watch)
-                from tidings.watch import after_store
-                after_store(store, result.analyses)
+                    error = save_isolated(store, analysis, failure)
+                    if error is not None:
+                        result.failures.append(error)
+                        continue
+                    stored.append(analysis)
+                result.analyses.append(analysis)
+            if store is not None:
+                result.notes.extend(after_store_safely(store, stored, deliver_for=deliver_for))
     finally:
         if store is not None:
             result.db = store.url
             store.close()
     return result
+
+
+def analyze_isolated(engine: Engine, documents: Sequence[Document]) -> Iterator[Analysis]:
+    """``engine.analyze_many``, but should it raise (it codes failures itself; this is the last line), the
+    rest of its batch is analysed one by one and a document that still fails gets an E401 analysis."""
+    done = 0
+    try:
+        for analysis in engine.analyze_many(documents):
+            done += 1
+            yield analysis
+        return
+    except Exception:
+        log.exception("analysing a batch failed; analysing the documents left one by one")
+    for document in documents[done:]:
+        try:
+            yield from list(engine.analyze_many([document], batch_size=1, n_process=1))
+        except Exception as exc:
+            log.exception("analysing %s failed", document.id)
+            yield Analysis(document=document, warnings=[
+                f"{CODING_FAILED}: analysis failed ({type(exc).__name__}: {exc}); stored without events"])
+
+
+def coding_failure(analysis: Analysis) -> InputFailure | None:
+    """The E401 failure an analysis carries as a warning (its coding raised), if any."""
+    failed = [w for w in analysis.warnings if w.startswith(CODING_FAILED)]
+    if not failed:
+        return None
+    return InputFailure(analysis.document.path or analysis.document.url or analysis.document.id, CODING_FAILED,
+                        failed[0].split(": ", 1)[1])
+
+
+def save_isolated(store: Store, analysis: Analysis, failure: InputFailure | None = None) -> InputFailure | None:
+    """Store one analysis in its own transaction (and its E401 row, if its coding failed). A write that
+    fails becomes the document's error row; only a database that cannot take even that raises."""
+    from tidings.errors import StoreError
+
+    doc = analysis.document
+    ref = doc.path or doc.url or doc.id
+    try:
+        store.save(analysis)
+    except StoreError as exc:
+        if exc.code == "E204":
+            raise
+        store.record_error(ref, exc.code, f"document not stored: {exc.message}", doc_id=doc.id)
+        return InputFailure(ref, exc.code, f"document not stored: {exc.message}")
+    if failure is not None:
+        store.record_error(failure.ref, failure.code, f"{failure.code}: {failure.message}", doc_id=doc.id)
+    return None
+
+
+def after_store_safely(store: Store, analyses: Sequence[Analysis], *, deliver_for: float = WEBHOOK_BUDGET
+                       ) -> list[str]:
+    """Link the stored analyses and raise watch alerts (``tidings.watch``), then give queued webhooks at
+    most ``deliver_for`` seconds. Nothing here can cost a stored document: failures come back as notes."""
+    notes: list[str] = []
+    if not analyses:
+        return notes
+    try:
+        from tidings import watch
+    except ImportError:
+        return notes
+    try:
+        watch.after_store(store, analyses)
+    except Exception as exc:
+        log.exception("linking or watch rules failed")
+        notes.append(f"linking/watch rules failed ({type(exc).__name__}: {exc}); run `tidings link` to retry")
+    deliver_pending = getattr(watch, "deliver_pending", None)
+    if deliver_pending is not None and deliver_for > 0:
+        try:
+            deliver_pending(store, budget=deliver_for)
+        except Exception as exc:
+            log.exception("webhook delivery failed")
+            notes.append(f"webhook delivery failed ({type(exc).__name__}: {exc})")
+    return notes
 
 
 def _with_progress(analyses: Iterable[Analysis], total: int, show: bool) -> Iterator[Analysis]:
@@ -117,12 +231,21 @@ def get_event(db: str | None, event_id: str) -> tuple[Event, Document | None] | 
         store.close()
 
 
-def export(db: str | None, fmt: str, out: Path | str) -> int:
-    """Write every stored event to ``out`` in ``fmt``."""
+def export(db: str | None, fmt: str, out: Path | str, *, force: bool = False) -> int:
+    """Write every stored event to ``out`` in ``fmt``. A symbolic link as ``out`` is refused unless ``force``
+    (writing through it would overwrite whatever it points to); a directory is refused too."""
     import sys
 
+    from tidings.errors import InputError
     from tidings.export import export_events
 
+    if str(out) != "-":
+        path = Path(out)
+        if path.is_symlink() and not force:
+            raise InputError(f"{path} is a symbolic link (to {path.readlink()}); exporting would overwrite "
+                             "its target.", code="E314", hint="Give another path, or --force to write through it.")
+        if path.is_dir():
+            raise InputError(f"{path} is a directory.", code="E314", hint="Give a file name to export to.")
     store = open_store(db)
     try:
         target = sys.stdout if str(out) == "-" else Path(out)

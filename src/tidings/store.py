@@ -45,7 +45,14 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DatabaseError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from tidings import migrations
 from tidings.errors import InputError, StoreError
@@ -387,6 +394,11 @@ class _Batch:
                 names.update(_event_names(event))
             self.mentions.extend(_mention_values(m, doc_id) for m in analysis.mentions)
         self.names = [{"kind": k, "name": n, "folded": n.casefold()} for k, n in sorted(names)]
+        # Readers strip NUL already; a Document built by hand may still carry one (cheap test, rare fix).
+        if any("\x00" in str(value) for row in self.documents for value in row if isinstance(value, str)):
+            self.documents, self.events, self.sources, self.mentions = (
+                _without_nul(rows) for rows in (self.documents, self.events, self.sources, self.mentions))
+            self.names = [{k: _no_nul(v) for k, v in row.items()} for row in self.names]
         # Longest date range in the batch: lets `since` filters use the date_start index (see _date_clauses).
         self.max_span_days = max(((row[_END] - row[_START]).days for row in self.events
                                   if row[_START] and row[_END]), default=0)
@@ -411,6 +423,21 @@ def _batches(analyses: Iterable[Analysis]) -> Iterator[list[Analysis]]:
             pending, n_events = [], 0
     if pending:
         yield pending
+
+
+# Store errors that belong to one document's records, not to the database: a batch that meets one is redone
+# document by document, so the failure costs that document only.
+_PER_DOCUMENT_CODES = frozenset({"E205", "E206", "E207", "E208"})
+
+
+def _no_nul(value: Any) -> Any:
+    """NUL → U+FFFD: PostgreSQL refuses NUL in text and SQLite would keep it, so neither backend gets one.
+    Same length, so character offsets into a document's text stay right."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
+def _without_nul(rows: list[Row]) -> list[Row]:
+    return [tuple(_no_nul(v) for v in row) for row in rows]
 
 
 def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[Sequence[str]]:
@@ -741,6 +768,9 @@ class Store:
         except IntegrityError as exc:
             raise StoreError(f"Could not {action} {self._display_url}: conflicting records ({exc.orig}).",
                              code="E205", hint="Event ids must be unique across documents.") from exc
+        except DataError as exc:
+            raise StoreError(f"Could not {action} {self._display_url}: a value the database cannot hold "
+                             f"({exc.orig}).", code="E208") from exc
         except DatabaseError as exc:
             raise StoreError(f"Could not {action} {self._display_url}: {exc.orig}", code="E201",
                              hint="Is this a tidings database? Point --db / TIDINGS_DB at another "
@@ -794,34 +824,49 @@ class Store:
     def save_many(self, analyses: Iterable[Analysis]) -> int:
         """Store analyses in batched transactions; return how many documents were saved.
 
-        A batch that hits a conflict is redone document by document: the conflicting ones are recorded in
-        the errors table (code E205) and skipped, the rest are saved.
+        A batch that fails (conflicting records, a value the database refuses, a failed write) is redone
+        document by document, each in its own transaction: the failing ones are recorded in the errors table
+        (with the code of their failure, e.g. E205) and skipped, the rest are saved.
         """
-        return sum(self._save_batch(_Batch(chunk), chunk) for chunk in _batches(analyses))
+        return sum(len(a) - len(f) for a, f in self._save_batches(analyses))
 
-    def _save_batch(self, batch: _Batch, analyses: list[Analysis]) -> int:
+    def save_isolated(self, analyses: Iterable[Analysis]) -> dict[str, StoreError]:
+        """As :meth:`save_many`, returning the documents that were not stored: ``{doc_id: error}``."""
+        failed: dict[str, StoreError] = {}
+        for _chunk, errors in self._save_batches(analyses):
+            failed.update(errors)
+        return failed
+
+    def _save_batches(self, analyses: Iterable[Analysis]) -> Iterator[tuple[list[Analysis], dict[str, StoreError]]]:
+        for chunk in _batches(analyses):
+            batch = _Batch(chunk)
+            yield list({a.document.id: a for a in chunk}.values()), self._save_batch(batch, chunk)
+
+    def _save_batch(self, batch: _Batch, analyses: list[Analysis]) -> dict[str, StoreError]:
         try:
             with self._write() as conn:
                 self._write_batch(conn, batch)
-            return len(batch.doc_ids)
+            return {}
         except StoreError as exc:
-            if exc.code != "E205":
+            if exc.code not in _PER_DOCUMENT_CODES:
                 raise
         return self._save_one_by_one(analyses)
 
-    def _save_one_by_one(self, analyses: list[Analysis]) -> int:
-        saved = 0
-        with self._write() as conn:
-            for analysis in analyses:
-                try:
-                    with conn.begin_nested():
-                        self._write_batch(conn, _Batch([analysis]))
-                    saved += 1
-                except IntegrityError as exc:
-                    doc = analysis.document
-                    self._insert_error(conn, doc.path or doc.url or doc.id, "E205",
-                                       f"Conflicting records, document not stored: {exc.orig}", doc.id)
-        return saved
+    def _save_one_by_one(self, analyses: list[Analysis]) -> dict[str, StoreError]:
+        failed: dict[str, StoreError] = {}
+        latest = {a.document.id: a for a in analyses}
+        for analysis in latest.values():
+            doc = analysis.document
+            try:
+                self.save(analysis)
+            except StoreError as exc:
+                if exc.code not in _PER_DOCUMENT_CODES:
+                    raise
+                what = "Conflicting records" if exc.code == "E205" else "Could not store it"
+                self.record_error(doc.path or doc.url or doc.id, exc.code,
+                                  f"{what}, document not stored: {exc.message}", doc.id)
+                failed[doc.id] = exc
+        return failed
 
     def _write_batch(self, conn: Connection, batch: _Batch) -> None:
         if self._pg:
@@ -919,6 +964,11 @@ class Store:
 
     @staticmethod
     def _insert_error(conn: Connection, ref: str, code: str, message: str, doc_id: str | None) -> None:
+        """One row per document (its id, else its ref) and code: a re-run replaces the row, never adds one."""
+        er = errors_table.c
+        ref, message = _no_nul(ref), _no_nul(message)
+        same = (er.doc_id == doc_id) if doc_id else (er.ref == ref) & er.doc_id.is_(None)
+        conn.execute(errors_table.delete().where(same, er.code == code))
         conn.execute(errors_table.insert().values(
             ref=ref, code=code, message=message, doc_id=doc_id,
             created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)))
@@ -938,6 +988,19 @@ class Store:
         stmt = sa.select(documents_table.c.key).where(documents_table.c.id == doc_id)
         with self._read() as conn:
             return conn.scalar(stmt) is not None
+
+    def analysed_document_ids(self, doc_ids: Iterable[str], coder: str) -> set[str]:
+        """Which of ``doc_ids`` are stored, were analysed by ``coder`` (name@version) and have no error
+        row: what a re-run of ``tidings analyze`` may skip (a failed or older analysis is done again)."""
+        d, er = documents_table.c, errors_table.c
+        found: set[str] = set()
+        ids = list(dict.fromkeys(doc_ids))
+        failed = sa.select(er.doc_id).where(er.doc_id.is_not(None))
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                found.update(conn.scalars(sa.select(d.id).where(d.id.in_(chunk), d.coder == coder,
+                                                                 d.id.not_in(failed))))
+        return found
 
     def existing_document_ids(self, doc_ids: Iterable[str]) -> set[str]:
         """Which of ``doc_ids`` are stored: lets a resumed batch skip finished documents in one query per

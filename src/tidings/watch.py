@@ -9,8 +9,14 @@ Why it works the way it does:
   arrives, whichever order the reports came in.
 * **One alert per rule and real-world event** (cluster): re-evaluating, a syndicated copy, or a merge of
   two clusters never alerts twice. Alerts are stored in the ``alerts`` table and printed.
-* **Webhooks are best effort, bounded**: a JSON POST with a timeout, retried with exponential backoff
-  on network errors, 429 and 5xx, a few times at most; the outcome is recorded on the alert.
+* **Webhooks never hold up analysis.** A new alert with a webhook is put in an outbox in the store
+  (``webhook_outbox``, bounded to :data:`OUTBOX_LIMIT` waiting entries); :func:`deliver_pending` sends what
+  is due within a time budget (``tidings analyze`` gives it a few seconds at its end, ``tidings follow``
+  after each round, ``tidings serve`` in a background thread, ``tidings webhooks`` on demand). A failure is
+  retried later with exponential backoff per URL, up to :data:`MAX_ATTEMPTS`; the state is recorded on the
+  alert (``tidings alerts``). Every POST goes through the outbound policy of :mod:`tidings.ingest.web`:
+  http(s) only, the address vetted and pinned (no loopback, private, link-local or metadata addresses
+  unless allowed), a total deadline and a byte cap.
 """
 
 from __future__ import annotations
@@ -21,8 +27,6 @@ import math
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -45,8 +49,9 @@ from tidings.link import (
 from tidings.records import MODALITIES, Analysis, Event, Place
 from tidings.store import Store
 
-__all__ = ["Alert", "WatchRule", "add_rule", "after_store", "alerts", "deliver", "evaluate_new",
-           "evaluate_stored", "list_rules", "load_rules_file", "post_webhook", "remove_rule"]
+__all__ = ["Alert", "DeliveryReport", "WatchRule", "add_rule", "after_store", "alerts", "deliver", "deliver_pending",
+           "enqueue", "evaluate_new", "evaluate_stored", "list_rules", "load_rules_file", "post_webhook",
+           "remove_rule"]
 
 DEFAULT_MODALITIES = ("asserted", "reported", "hedged")   # not denials, plans or history, unless asked
 RULES_ENV = "TIDINGS_WATCH"
@@ -75,6 +80,26 @@ alerts_table = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.UniqueConstraint("rule", "cluster_id", name="uq_alerts_rule_cluster"),
 )
+
+outbox_table = sa.Table(
+    "webhook_outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),          # the JSON body
+    sa.Column("status", sa.String(16), nullable=False),     # pending, delivered, failed (for good)
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_webhook_outbox_due", "status", "next_attempt_at"),
+)
+
+OUTBOX_LIMIT = 10_000        # waiting deliveries at most; beyond, new ones are recorded as dropped
+MAX_ATTEMPTS = 8             # deliveries of one alert before it is given up
+RETRY_BASE = 30.0            # seconds before the first retry of a failed URL; doubles each time ...
+RETRY_MAX = 3600.0           # ... up to this
 
 
 def _ensure(store: Store) -> None:
@@ -422,46 +447,215 @@ class Delivery:
 
 def post_webhook(url: str, payload: dict[str, Any], *, retries: int = 3, backoff: float = 0.5,
                  max_backoff: float = 8.0, timeout: float = 5.0,
-                 sleep: Callable[[float], None] = time.sleep) -> Delivery:
-    """POST ``payload`` as JSON. Network errors, 429 and 5xx are retried ``retries`` times, waiting
-    ``backoff × 2^n`` seconds (capped at ``max_backoff``); other 4xx are not (retrying will not help)."""
-    body = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+                 sleep: Callable[[float], None] = time.sleep, client: Any = None) -> Delivery:
+    """POST ``payload`` as JSON under the outbound policy (:func:`tidings.ingest.web.webhook_policy`; each
+    attempt has ``timeout`` seconds in all). Network errors, 429 and 5xx are retried ``retries`` times,
+    waiting ``backoff × 2^n`` seconds (capped at ``max_backoff``); other 4xx, and URLs the policy refuses,
+    are not (retrying will not help)."""
+    from tidings.errors import IngestError
+    from tidings.ingest.web import FetchError
+
     waited: list[float] = []
     error = None
-    for attempt in range(1, retries + 2):
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "tidings-watch"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                response.read()
-            return Delivery(True, attempt, None, waited)
-        except urllib.error.HTTPError as exc:
-            error = f"HTTP {exc.code}"
-            if exc.code != 429 and exc.code < 500:
-                return Delivery(False, attempt, error, waited)
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            error = str(getattr(exc, "reason", exc))
-        if attempt <= retries:
-            pause = min(max_backoff, backoff * math.pow(2, attempt - 1))
-            waited.append(pause)
-            sleep(pause)
-    return Delivery(False, retries + 1, error, waited)
+    try:
+        own = client is None
+        client = client or _webhook_client(timeout)
+    except IngestError as exc:
+        return Delivery(False, 1, str(exc), waited)
+    try:
+        for attempt in range(1, retries + 2):
+            try:
+                client.post_json(url, payload)
+                return Delivery(True, attempt, None, waited)
+            except FetchError as exc:
+                error = f"HTTP {exc.status}" if exc.status else f"[{exc.code}] {exc.message}"
+                if not _worth_retrying(exc):
+                    return Delivery(False, attempt, error, waited)
+            if attempt <= retries:
+                pause = min(max_backoff, backoff * math.pow(2, attempt - 1))
+                waited.append(pause)
+                sleep(pause)
+        return Delivery(False, retries + 1, error, waited)
+    finally:
+        if own:
+            client.close()
+
+
+def _worth_retrying(exc: Any) -> bool:
+    if exc.status is not None:
+        return exc.status == 429 or exc.status >= 500
+    return bool(exc.transient)
+
+
+def _webhook_client(timeout: float | None = None) -> Any:
+    from dataclasses import replace
+
+    from tidings.ingest.web import WebClient, webhook_policy
+
+    policy = webhook_policy()
+    if timeout is not None:
+        policy = replace(policy, deadline=timeout, read_timeout=min(policy.read_timeout, timeout),
+                         connect_timeout=min(policy.connect_timeout, timeout))
+    return WebClient(policy)
+
+
+def enqueue(store: Store, new_alerts: Sequence[Alert]) -> list[Alert]:
+    """Put each alert that has a webhook in the outbox (no network). At most :data:`OUTBOX_LIMIT` wait: an
+    alert beyond is recorded as not delivered ("outbox full") instead of growing the queue without end."""
+    waiting = [a for a in new_alerts if a.webhook and not a.delivered and a.id is not None]
+    if not waiting:
+        return list(new_alerts)
+    _ensure(store)
+    o = outbox_table.c
+    now = _now()
+    out: dict[int | None, Alert] = {}
+    with store.write() as conn:
+        pending = conn.scalar(sa.select(sa.func.count()).select_from(outbox_table).where(o.status == "pending"))
+        for alert in waiting:
+            if pending >= OUTBOX_LIMIT:
+                note = f"dropped: the webhook outbox is full ({OUTBOX_LIMIT} waiting)"
+                conn.execute(alerts_table.update().where(alerts_table.c.id == alert.id).values(last_error=note))
+                out[alert.id] = _with(alert, last_error=note)
+                continue
+            conn.execute(outbox_table.insert().values(
+                alert_id=alert.id, url=alert.webhook, payload=json.dumps({"alert": alert.as_dict()}, default=str),
+                status="pending", attempts=0, next_attempt_at=now, created_at=now, updated_at=now))
+            conn.execute(alerts_table.update().where(alerts_table.c.id == alert.id).values(last_error="queued"))
+            out[alert.id] = _with(alert, last_error="queued")
+            pending += 1
+    return [out.get(a.id, a) for a in new_alerts]
+
+
+@dataclass
+class DeliveryReport:
+    """What one run of :func:`deliver_pending` did."""
+
+    delivered: int = 0
+    failed: int = 0           # attempts that failed (to be retried, or given up)
+    gave_up: int = 0
+    left: int = 0             # still waiting (not due yet, or no time left)
+
+
+def deliver_pending(store: Store, *, budget: float = 10.0, limit: int = 100, now: dt.datetime | None = None,
+                    client: Any = None, alert_ids: Sequence[int] | None = None) -> DeliveryReport:
+    """Send the due webhooks of the outbox, oldest first, for at most ``budget`` seconds (each POST is cut
+    off at the time left). A failing URL is not tried again in this run, and all its entries wait for its
+    backoff (``RETRY_BASE × 2^(attempts-1)``, at most ``RETRY_MAX``); after :data:`MAX_ATTEMPTS` an entry is
+    given up. Every outcome is written on the alert, for ``tidings alerts``."""
+    from tidings.errors import IngestError
+    from tidings.ingest.web import FetchError
+
+    _ensure(store)
+    report = DeliveryReport()
+    now = now or _now()
+    o = outbox_table.c
+    stmt = (sa.select(outbox_table).where(o.status == "pending", o.next_attempt_at <= now)
+            .order_by(o.id).limit(limit))
+    if alert_ids is not None:
+        stmt = stmt.where(o.alert_id.in_(list(alert_ids)))
+    with store.read() as conn:
+        due = list(conn.execute(stmt))
+    if not due:
+        return report
+    own = client is None
+    try:
+        client = client or _webhook_client()
+    except IngestError as exc:
+        client, setup_error = None, str(exc)
+    else:
+        setup_error = None
+    stop_at = time.monotonic() + budget    # from here: the client's setup (TLS context) is not the endpoint's
+    failed_urls: dict[str, tuple[str, bool]] = {}
+    try:
+        for row in due:
+            left = stop_at - time.monotonic()
+            if row.url in failed_urls:   # not asked twice in one run; its backoff (or refusal) applies to all
+                error, retry = failed_urls[row.url]
+                _record_attempt(store, row, error, retry, report, failed_urls, tried=False)
+                continue
+            if left <= 0.05:
+                report.left += 1
+                continue
+            error, retry = setup_error, False
+            if client is not None:
+                try:
+                    client.post_json(row.url, json.loads(row.payload), within=left)
+                    error = None
+                except FetchError as exc:
+                    error = f"HTTP {exc.status}" if exc.status else f"[{exc.code}] {exc.message}"
+                    retry = _worth_retrying(exc)
+            _record_attempt(store, row, error, retry, report, failed_urls)
+    finally:
+        if own and client is not None:
+            client.close()
+    return report
+
+
+def _record_attempt(store: Store, row: Any, error: str | None, retry: bool, report: DeliveryReport,
+                    failed_urls: dict[str, tuple[str, bool]], *, tried: bool = True) -> None:
+    """Write one outcome on the outbox row and its alert. ``tried=False``: the URL failed earlier in this
+    run, so this entry shares its fate without being sent (a refused URL is refused for every alert; a dead
+    one is not hammered)."""
+    o = outbox_table.c
+    now = _now()
+    attempts = int(row.attempts) + (1 if tried else 0)
+    with store.write() as conn:
+        if error is None:
+            report.delivered += 1
+            conn.execute(outbox_table.update().where(o.id == row.id).values(
+                status="delivered", attempts=attempts, last_error=None, updated_at=now))
+            alert_values: dict[str, Any] = {"delivered": True, "last_error": None}
+        elif retry and attempts < MAX_ATTEMPTS:
+            report.failed += int(tried)
+            report.left += int(not tried)
+            failed_urls[row.url] = (error, retry)
+            wait = min(RETRY_MAX, RETRY_BASE * 2 ** max(0, attempts - 1))
+            when = now + dt.timedelta(seconds=wait)
+            conn.execute(outbox_table.update().where(o.id == row.id).values(
+                attempts=attempts, last_error=error, next_attempt_at=when, updated_at=now))
+            alert_values = {"delivered": False, "last_error": f"retry {when.isoformat(timespec='seconds')}Z "
+                            f"after attempt {attempts}: {error}"}
+        else:
+            report.failed += 1
+            report.gave_up += 1
+            failed_urls[row.url] = (error or "", retry)
+            conn.execute(outbox_table.update().where(o.id == row.id).values(
+                status="failed", attempts=attempts, last_error=error, updated_at=now))
+            alert_values = {"delivered": False, "last_error": f"gave up after {attempts} attempt(s): {error}"}
+        conn.execute(alerts_table.update().where(alerts_table.c.id == row.alert_id).values(
+            attempts=attempts, **alert_values))
 
 
 def deliver(store: Store, new_alerts: Sequence[Alert], **options: Any) -> list[Alert]:
-    """Send each alert that has a webhook; record the outcome. Returns the alerts as updated."""
+    """Queue each alert that has a webhook and try it now (``options`` go to :func:`post_webhook`: retries,
+    backoff, timeout); what fails stays queued for :func:`deliver_pending`. Returns the alerts as updated."""
+    queued = enqueue(store, new_alerts)
     out = []
-    for alert in new_alerts:
-        if not alert.webhook or alert.delivered:
+    o = outbox_table.c
+    for alert in queued:
+        if not alert.webhook or alert.delivered or alert.id is None:
             out.append(alert)
             continue
-        result = post_webhook(alert.webhook, {"alert": alert.as_dict()}, **options)
-        updated = _with(alert, delivered=result.ok, attempts=alert.attempts + result.attempts,
-                        last_error=result.error)
+        with store.read() as conn:
+            row = conn.execute(sa.select(outbox_table).where(o.alert_id == alert.id, o.status == "pending")
+                               .order_by(o.id.desc()).limit(1)).first()
+        if row is None:
+            out.append(alert)
+            continue
+        result = post_webhook(alert.webhook, json.loads(row.payload), **options)
+        now = _now()
+        attempts = alert.attempts + result.attempts
         with store.write() as conn:
+            if result.ok:
+                conn.execute(outbox_table.update().where(o.id == row.id).values(
+                    status="delivered", attempts=result.attempts, last_error=None, updated_at=now))
+            else:
+                conn.execute(outbox_table.update().where(o.id == row.id).values(
+                    attempts=result.attempts, last_error=result.error, updated_at=now,
+                    next_attempt_at=now + dt.timedelta(seconds=RETRY_BASE)))
             conn.execute(alerts_table.update().where(alerts_table.c.id == alert.id).values(
-                delivered=updated.delivered, attempts=updated.attempts, last_error=updated.last_error))
-        out.append(updated)
+                delivered=result.ok, attempts=attempts, last_error=result.error))
+        out.append(_with(alert, delivered=result.ok, attempts=attempts, last_error=result.error))
     return out
 
 
@@ -470,10 +664,11 @@ def deliver(store: Store, new_alerts: Sequence[Alert], **options: Any) -> list[A
 def after_store(store: Store, analyses: Sequence[Analysis],
                 notify: Callable[[Alert], None] | None = None) -> list[Alert]:
     """Called once analyses are stored (by :func:`tidings.service.analyze_paths`): keeps clusters current,
-    raises alerts for the active rules, delivers their webhooks and prints them (to stderr)."""
+    raises alerts for the active rules, queues their webhooks (:func:`deliver_pending` sends them) and prints
+    them (to stderr). No network here: a dead webhook cannot slow the analysis down."""
     if not analyses:
         return []
-    new = deliver(store, evaluate_new(store, analyses))
+    new = enqueue(store, evaluate_new(store, analyses))
     for alert in new:
         (notify or _print_alert)(alert)
     return new

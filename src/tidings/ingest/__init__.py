@@ -6,6 +6,7 @@ it becomes a failure record that the caller stores and reports.
 
 from tidings.ingest.readers import (
     MAX_BYTES,
+    MAX_CHARS,
     InputFailure,
     InputItem,
     read_html,
@@ -16,6 +17,7 @@ from tidings.ingest.readers import (
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_CHARS",
     "InputFailure",
     "InputItem",
     "read_html",

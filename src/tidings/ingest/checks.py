@@ -58,6 +58,6 @@ def parse_published(value: str | dt.date | None) -> dt.date | None:
     except ValueError:
         pass
     try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        return dt.datetime.fromisoformat(text).date()   # 3.11+: "Z" included
     except ValueError:
         raise ValueError(f"not a valid date: {text!r} (expected YYYY-MM-DD)") from None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import email.utils
 import hashlib
 import importlib
 import importlib.util
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tidings.errors import IngestError, InputError
-from tidings.ingest.readers import InputFailure, read_html
+from tidings.ingest.readers import InputFailure, read_html, strip_controls
 from tidings.ingest.web import FetchError, WebClient, is_url
 from tidings.records import Analysis, Document
 
@@ -82,6 +83,8 @@ class FeedItem:
     title: str | None
     published: dt.date | None
     content: str | None = None           # full HTML content, for feeds that carry the article itself
+    bad_date: str | None = None          # the item's date as written, when it is not a real date (then
+    #                                      published is None: an impossible date is never normalised into another)
 
 
 @dataclass
@@ -133,30 +136,97 @@ def read_feed_list(sources: Sequence[str]) -> list[str]:
 
 def parse_feed(data: bytes, url: str, content_type: str | None = None) -> tuple[str | None, list[FeedItem]]:
     """The feed's title and its items, oldest first (feeds list newest first; storing oldest first keeps
-    the store in publication order). Raises FetchError E117 when the bytes are not a feed."""
+    the store in publication order). Raises FetchError E117 when the bytes are not a feed, or not all of
+    one (malformed or truncated XML: the items before the break are not trusted to be all there is)."""
+    title, items, problem = _parse_feed(data, url, content_type)
+    if problem:
+        raise FetchError(problem, code="E117")
+    return title, items
+
+
+def _parse_feed(data: bytes, url: str, content_type: str | None) -> tuple[str | None, list[FeedItem], str | None]:
+    """(title, items, problem): ``problem`` says why the XML is not well formed (truncated, broken), else
+    None. Items read before the break are returned too, so a poll can keep them and still record the error."""
     import feedparser
 
     headers = {"content-location": url, **({"content-type": content_type} if content_type else {})}
     parsed = feedparser.parse(data, response_headers=headers)
+    reason = getattr(parsed, "bozo_exception", None)
     if not parsed.entries and (parsed.bozo or not parsed.version):
-        reason = getattr(parsed, "bozo_exception", None) or "no RSS or Atom structure"
-        raise FetchError(f"not a readable RSS/Atom feed ({reason})", code="E117")
+        raise FetchError(f"not a readable RSS/Atom feed ({reason or 'no RSS or Atom structure'})", code="E117")
+    problem = None
+    if parsed.bozo and not isinstance(reason, _benign_bozo()):
+        problem = f"malformed or truncated feed ({type(reason).__name__}: {reason})"
     items = [_item(entry) for entry in parsed.entries]
-    return parsed.feed.get("title"), list(reversed([i for i in items if i is not None]))
+    title = strip_controls(parsed.feed.get("title"))
+    return title, list(reversed([i for i in items if i is not None])), problem
+
+
+def _benign_bozo() -> tuple[type, ...]:
+    """feedparser's complaints that do not mean the XML is broken (a charset or content type it overrode)."""
+    import feedparser
+
+    return tuple(getattr(feedparser, name) for name in ("CharacterEncodingOverride", "NonXMLContentType")
+                 if hasattr(feedparser, name))
 
 
 def _item(entry: Any) -> FeedItem | None:
-    guid, link = entry.get("id") or None, entry.get("link") or None
+    guid, link = strip_controls(entry.get("id")) or None, strip_controls(entry.get("link")) or None
     content = None
     if entry.get("content"):
         content = entry["content"][0].get("value")
     identity = guid or link or (f"{entry.get('title', '')}|{entry.get('published', '')}" if content else None)
     if identity is None:
         return None
-    moment = entry.get("published_parsed") or entry.get("updated_parsed")
-    published = dt.datetime.fromtimestamp(calendar.timegm(moment), dt.UTC).date() if moment else None
+    published, bad_date = _item_date(entry)
     return FeedItem(key=hashlib.sha256(identity.encode("utf-8")).hexdigest(), guid=guid, link=link,
-                    title=entry.get("title"), published=published, content=content)
+                    title=strip_controls(entry.get("title")), published=published, content=content,
+                    bad_date=bad_date)
+
+
+_ISO_DATE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
+_MONTH_NAME = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
+
+
+def _item_date(entry: Any) -> tuple[dt.date | None, str | None]:
+    """The item's date, or ``(None, raw)`` when what the feed wrote is not a real date. feedparser turns
+    ``2024-13-45T99:99:99Z`` into a date by rolling the overflow over (2025-01-01); the raw text is checked
+    strictly first, for the two formats feeds use (ISO 8601 / W3C and RFC 822)."""
+    for parsed_key, raw_key in (("published_parsed", "published"), ("updated_parsed", "updated")):
+        raw = entry.get(raw_key)
+        moment = entry.get(parsed_key)
+        if not raw and not moment:
+            continue
+        if raw and not _real_date(str(raw)):
+            return None, str(raw)
+        if moment:
+            return dt.datetime.fromtimestamp(calendar.timegm(moment), dt.UTC).date(), None
+        return None, str(raw)        # written, but feedparser could not read it either
+    return None, None
+
+
+def _real_date(raw: str) -> bool:
+    text = raw.strip()
+    if _ISO_DATE.match(text):
+        try:
+            dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            return True
+        except ValueError:
+            pass
+        try:
+            dt.date.fromisoformat(text[:10])
+        except ValueError:
+            return False
+        clock = re.search(r"[T ](\d{1,2}):(\d{2})(?::(\d{2}))?", text)
+        return clock is None or (int(clock.group(1)) < 24 and int(clock.group(2)) < 60
+                                 and int(clock.group(3) or 0) < 61)
+    if _MONTH_NAME.search(text):
+        try:
+            email.utils.parsedate_to_datetime(text)
+            return True
+        except (TypeError, ValueError, IndexError):
+            return False
+    return True   # another format feedparser knows: trust its reading
 
 
 # --------------------------------------------------------------------------------------------- polling
@@ -184,11 +254,15 @@ def poll_feed(url: str, *, store: Store, client: WebClient, engine: Engine, poli
             report.status = "not_modified"
             store.save_feed(url, polled_at=now, ok_at=now, status=304, failures=0, next_poll_at=None, error=None)
             return report
-        title, items = parse_feed(result.content, url, result.headers.get("content-type"))
+        title, items, problem = _parse_feed(result.content, url, result.headers.get("content-type"))
     except FetchError as exc:
         return _feed_failed(report, store, state, exc, policy, now)
     report.items = len(items)
     _process_items(report, items, store=store, client=client, engine=engine, policy=policy)
+    if problem:
+        # The items read before the break are kept; the feed is recorded as failed (E117) and its validators
+        # are not saved, so the next poll fetches it whole again.
+        return _feed_failed(report, store, state, FetchError(problem, code="E117"), policy, now)
     # Validators are saved only now: had the items failed half way, the next poll must not get a 304.
     store.save_feed(url, title=title, etag=result.etag, last_modified=result.last_modified, polled_at=now,
                     ok_at=now, status=result.status, failures=0, next_poll_at=None, error=None)
@@ -232,7 +306,8 @@ def _wanted(row: dict[str, Any] | None, policy: FollowPolicy) -> bool:
 
 
 def _read_item(item: FeedItem, client: WebClient, feed_url: str) -> Document | InputFailure:
-    meta = {"feed": feed_url, **({"feed_guid": item.guid} if item.guid else {})}
+    meta = {"feed": feed_url, **({"feed_guid": item.guid} if item.guid else {}),
+            **({"feed_date_invalid": item.bad_date} if item.bad_date else {})}
     if item.link:
         return client.read(item.link, published_fallback=item.published, title=item.title, meta=meta)
     read = read_html(item.content or "", ref=f"{feed_url}#{item.key[:12]}", published=item.published)
@@ -253,13 +328,24 @@ def _analyse_and_store(report: PollReport, documents: list[tuple[FeedItem, Docum
                        engine: Engine, known: dict[str, dict[str, Any]]) -> None:
     if not documents:
         return
-    analyses = list(engine.analyze_many([d for _, d in documents]))
-    store.save_many(analyses)
-    for (item, document), analysis in zip(documents, analyses, strict=True):
+    from tidings.service import analyze_isolated, coding_failure, save_isolated
+
+    stored: list[Analysis] = []
+    for (item, document), analysis in zip(documents, analyze_isolated(engine, [d for _, d in documents]),
+                                          strict=True):
         attempts = int((known.get(item.key) or {}).get("attempts") or 0) + 1
+        failure = coding_failure(analysis)
+        error = save_isolated(store, analysis, failure)   # its own transaction; a refused write is its error
+        if error is not None:
+            report.failures.append(error)
+            _mark(store, report.feed_url, item, "failed", attempts, error=str(error))
+            continue
+        if failure is not None:
+            report.failures.append(failure)
         _mark(store, report.feed_url, item, "done", attempts, doc_id=document.id)
         report.analyses.append(analysis)
-    _fire_watch_rules(store, report.analyses)
+        stored.append(analysis)
+    _fire_watch_rules(store, stored)
 
 
 def _mark(store: Store, feed_url: str, item: FeedItem, status: str, attempts: int, *, doc_id: str | None = None,
@@ -307,11 +393,22 @@ def follow(feeds: Iterable[str], *, store: Store, engine: Engine, client: WebCli
                 reports.append(report)
                 if on_report is not None:
                     on_report(report)
+            _deliver_webhooks(store)
             if once or stop.wait(policy.every):
                 return reports
     finally:
         if own_client:
             client.close()
+
+
+def _deliver_webhooks(store: Store, budget: float = 10.0) -> None:
+    """Queued alert webhooks get a bounded moment after each round (never in the middle of a feed)."""
+    if importlib.util.find_spec("tidings.watch") is None:
+        return
+    try:
+        importlib.import_module("tidings.watch").deliver_pending(store, budget=budget)
+    except Exception:
+        log.exception("webhook delivery failed; `tidings webhooks` retries")
 
 
 def _poll_safely(url: str, **kwargs: Any) -> PollReport:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -13,10 +15,18 @@ from typing import Any, BinaryIO
 from tidings.ingest.checks import decode_text, looks_binary, looks_english, parse_published
 from tidings.records import Document
 
-__all__ = ["MAX_BYTES", "InputFailure", "InputItem", "read_html", "read_inputs", "read_jsonl", "read_text"]
+__all__ = ["MAX_BYTES", "MAX_CHARS", "InputFailure", "InputItem", "read_html", "read_inputs", "read_jsonl", "read_text"]
 
 #: Articles are rarely above 200 kB; anything over this is almost surely not one article.
 MAX_BYTES = 10 * 1024 * 1024
+#: The longest text analysed, in characters (about 300 pages); longer ones are refused with E119. Texts
+#: over spaCy's own limit (1,000,000) are parsed in parts (see ``tidings.pipeline.CHUNK_CHARS``), at
+#: roughly a minute per million characters; ``TIDINGS_MAX_CHARS`` changes the limit.
+MAX_CHARS = 2_000_000
+# NUL and the C0/C1 control characters other than tab, line feed, form feed and carriage return: no news
+# text needs them, PostgreSQL refuses NUL outright, and SQLite would store it. Removed on reading, the same
+# for every source and every backend.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 TEXT_SUFFIXES = {".txt", ".text", ".md", ""}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -186,9 +196,13 @@ def read_text(
     meta: Mapping[str, Any] | None = None,
 ) -> InputItem:
     """Validate a plain text and wrap it as a Document (or an InputFailure saying what is wrong)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = strip_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
         return InputFailure(ref, "E105", "empty document")
+    limit = max_chars()
+    if len(text) > limit:
+        return InputFailure(ref, "E119", f"text too long ({len(text):,} characters > {limit:,}); split it into "
+                            "separate documents (or raise TIDINGS_MAX_CHARS)")
     if not looks_english(text):
         return InputFailure(ref, "E106", "text does not look like English; tidings codes English news only")
     try:
@@ -199,14 +213,33 @@ def read_text(
         return InputFailure(ref, "E107", f"bad publication date: {date} is in the future")
     return Document.from_text(
         text,
-        title=title,
-        url=url,
-        outlet=outlet,
+        title=strip_controls(title),
+        url=strip_controls(url),
+        outlet=strip_controls(outlet),
         published=date,
         source_kind=kind,
         path=None if ref.startswith("<") else ref,
-        meta=dict(meta or {}),
+        meta=_clean_meta(meta or {}),
     )
+
+
+def max_chars() -> int:
+    """:data:`MAX_CHARS`, or ``$TIDINGS_MAX_CHARS`` when set to a positive number."""
+    value = os.environ.get("TIDINGS_MAX_CHARS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_CHARS
+
+
+def strip_controls(value: Any) -> Any:
+    """``value`` without NUL and other control characters (tab and line breaks stay); non-strings as is."""
+    return _CONTROL.sub("", value) if isinstance(value, str) else value
+
+
+def _clean_meta(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {strip_controls(str(k)): _clean_meta(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_meta(v) for v in value]
+    return strip_controls(value)
 
 
 def read_html(

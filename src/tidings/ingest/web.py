@@ -2,14 +2,21 @@
 
 Why it looks the way it does:
 
-* **Bounded in every direction.** Connect and read timeouts *and* an overall deadline (a server that drips one
-  byte a second never trips a read timeout), a redirect limit, and a size limit checked against
+One outbound policy for every request tidings makes (pages, feeds, webhooks; see docs/security.md):
+
+* **Bounded in every direction.** One total deadline per request, covering connect, every redirect, the body
+  and every retry with its backoff (a server that drips one byte a second is cut off at the deadline, not
+  at the deadline of each attempt), a redirect limit, a retry budget, and a size limit checked against
   ``Content-Length`` and again while streaming, so a huge page costs at most ``max_bytes`` of memory.
-* **Redirects are followed by hand**, so every hop goes through :func:`check_public_url`: a public page that
-  redirects to ``http://169.254.169.254/`` (cloud metadata) is refused like a direct request would be.
-* **Server mode SSRF guard.** :func:`check_public_url` resolves the host and refuses it if *any* address is
-  private, loopback, link-local, multicast or otherwise not global. It is on by default; a user who fetches
-  from their own intranet on purpose passes ``allow_private=True`` (``TIDINGS_ALLOW_PRIVATE_URLS=1``).
+* **Resolve once, connect to what was checked.** :func:`vet_url` resolves the host, refuses it if *any*
+  address is private, loopback, link-local (cloud metadata), CGNAT, multicast or otherwise not global, and
+  the request then goes to that very address (the name stays in the ``Host`` header and in TLS SNI and
+  certificate checks), so a DNS answer that changes between the check and the connection (rebinding)
+  cannot reach an internal address. Only ``http`` and ``https`` are allowed.
+* **Redirects are followed by hand**, and every hop is vetted again: a public page that redirects to
+  ``http://169.254.169.254/`` (cloud metadata) is refused like a direct request would be.
+* **Private addresses only on purpose.** ``allow_private=True`` (``TIDINGS_ALLOW_PRIVATE_URLS=1``) lifts the
+  address check; ``allow_networks`` (``TIDINGS_ALLOW_NETWORKS=10.1.0.0/16,...``) allows just those ranges.
 * **Failures are records, not exceptions**: :meth:`WebClient.read` returns an
   :class:`~tidings.ingest.readers.InputFailure` with a code (E110-E118) so a batch goes on; transient ones
   (timeouts, 429, 5xx, connection errors) are retried with exponential backoff first.
@@ -23,13 +30,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from tidings.errors import IngestError
 from tidings.ingest.checks import decode_text, looks_binary
@@ -44,6 +52,8 @@ __all__ = [
     "check_public_url",
     "is_url",
     "read_url",
+    "vet_url",
+    "webhook_policy",
 ]
 
 PROJECT_URL = "https://github.com/tidings/tidings"
@@ -66,19 +76,44 @@ def _env_allows_private() -> bool:
     return os.environ.get("TIDINGS_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes")
 
 
+def _env_networks() -> tuple[str, ...]:
+    return tuple(n.strip() for n in os.environ.get("TIDINGS_ALLOW_NETWORKS", "").split(",") if n.strip())
+
+
+Resolver = Callable[[str, int], list[str]]
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
-    """Limits for one fetch. The defaults suit news pages: a few hundred kB, served in well under a minute."""
+    """Limits for one request. The defaults suit news pages: a few hundred kB, served in well under a minute.
+
+    ``deadline`` is the total for one call of :meth:`WebClient.fetch`: connecting, redirects, the body and
+    every retry with its backoff. ``resolver`` (host, port → addresses) is for tests: the default is the
+    system's ``getaddrinfo``.
+    """
 
     connect_timeout: float = 10.0
-    read_timeout: float = 20.0           # between two chunks
-    deadline: float = 60.0               # the whole fetch, redirects and body included
+    read_timeout: float = 20.0           # between two chunks (never more than the time left)
+    deadline: float = 60.0               # the whole request: redirects, body and retries included
     max_redirects: int = 5
     max_bytes: int = MAX_BYTES
-    retries: int = 2                     # extra attempts after a transient failure
+    retries: int = 2                     # extra attempts after a transient failure, within the deadline
     backoff: float = 1.0                 # seconds before the first retry; doubles each time
     allow_private: bool = field(default_factory=_env_allows_private)
-    trust_env: bool = False              # honour HTTP(S)_PROXY / NO_PROXY (the address check stays local)
+    allow_networks: tuple[str, ...] = field(default_factory=_env_networks)   # e.g. ("10.1.0.0/16",)
+    trust_env: bool = False              # honour HTTP(S)_PROXY / NO_PROXY (then the proxy resolves: no pinning)
+    resolver: Resolver | None = None
+
+
+#: Webhooks: small JSON bodies to one endpoint; a slow or dead one must cost seconds, not minutes. No retries
+#: inside one delivery: the outbox worker (tidings.watch) retries later with per-URL backoff.
+WEBHOOK_POLICY_ARGS: dict[str, Any] = {"connect_timeout": 3.0, "read_timeout": 5.0, "deadline": 5.0,
+                                       "max_redirects": 0, "max_bytes": 64 * 1024, "retries": 0}
+
+
+def webhook_policy() -> FetchPolicy:
+    """The policy for webhooks (the environment's allowances are read when it is made)."""
+    return FetchPolicy(**WEBHOOK_POLICY_ARGS)
 
 
 class FetchError(IngestError):
@@ -136,12 +171,14 @@ def is_url(source: object) -> bool:
 
 # --------------------------------------------------------------------------------------------- SSRF guard
 
-def check_public_url(url: str, allow_private: bool = False) -> list[str]:
+def check_public_url(url: str, allow_private: bool = False, *, allow_networks: tuple[str, ...] = (),
+                     resolver: Resolver | None = None) -> list[str]:
     """Refuse a URL whose host is, or resolves to, anything but public internet addresses.
 
     Every address the host resolves to is checked (an attacker's name may resolve to one public and one
     private address). Returns the addresses; raises :class:`FetchError` E115 for a refused address and E110
-    for a URL that is not http(s) or a host that does not resolve. ``allow_private`` skips the address check.
+    for a URL that is not http(s) or a host that does not resolve. ``allow_private`` skips the address check;
+    ``allow_networks`` (CIDR ranges) allows addresses in them.
     """
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
@@ -150,27 +187,72 @@ def check_public_url(url: str, allow_private: bool = False) -> list[str]:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     except ValueError:
         raise FetchError(f"bad port in {url!r}", code="E110") from None
-    addresses = _resolve(parts.hostname, port)
+    addresses = _resolve(parts.hostname, port, resolver)
+    if not addresses:
+        raise FetchError(f"cannot resolve host {parts.hostname!r}", code="E110", transient=True)
     if allow_private:
         return addresses
+    allowed = _networks(allow_networks)
     for address in addresses:
-        if not _is_public(address):
+        if not _is_public(address) and not _in_networks(address, allowed):
             raise FetchError(
-                f"refused: {parts.hostname} resolves to {address}, a private, loopback or link-local address "
-                "(set TIDINGS_ALLOW_PRIVATE_URLS=1 to fetch from your own network on purpose)", code="E115")
+                f"refused: {parts.hostname} resolves to {address}, a private, loopback, link-local or other "
+                "non-public address (set TIDINGS_ALLOW_NETWORKS to that range, or TIDINGS_ALLOW_PRIVATE_URLS=1, "
+                "to reach your own network on purpose)", code="E115")
     return addresses
 
 
-def _resolve(host: str, port: int) -> list[str]:
+@dataclass(frozen=True)
+class VettedURL:
+    """A URL whose host was resolved and checked once, and the address the request must go to."""
+
+    url: str             # as given (the name)
+    host: str            # the name, for the Host header and TLS
+    address: str         # the vetted address to connect to
+    request_url: str     # url with the host replaced by address (the URL httpx connects to)
+    host_header: str     # host[:port] as the server expects it
+
+
+def vet_url(url: str, policy: FetchPolicy) -> VettedURL:
+    """Resolve and check ``url`` (:func:`check_public_url`) and pin the request to the first vetted address."""
+    addresses = check_public_url(url, policy.allow_private, allow_networks=policy.allow_networks,
+                                 resolver=policy.resolver)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    address = addresses[0]
+    shown = f"[{address}]" if ":" in address else address
+    netloc = f"{shown}:{parts.port}" if parts.port else shown
+    host_header = f"{host}:{parts.port}" if parts.port else host
+    return VettedURL(url, host, address, urlunsplit(parts._replace(netloc=netloc)), host_header)
+
+
+def _resolve(host: str, port: int, resolver: Resolver | None = None) -> list[str]:
     try:
         return [str(ipaddress.ip_address(host.strip("[]")))]
     except ValueError:
         pass
+    if resolver is not None:
+        return [str(ipaddress.ip_address(a)) for a in resolver(host, port)]
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(f"cannot resolve host {host!r} ({exc})", code="E110", transient=True) from None
-    return sorted({str(info[4][0]).split("%")[0] for info in infos})
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+
+
+def _networks(cidrs: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    out = []
+    for cidr in cidrs:
+        try:
+            out.append(ipaddress.ip_network(cidr, strict=False))
+        except ValueError:
+            raise FetchError(f"not a network range: {cidr!r} (write it like 10.1.0.0/16)", code="E110") from None
+    return out
+
+
+def _in_networks(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == n.version and ip in n for n in networks)
 
 
 def _is_public(address: str) -> bool:
@@ -208,42 +290,72 @@ class WebClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        deadline = time.monotonic() + self.policy.deadline
         attempt = 0
         while True:
             try:
-                return self._fetch_once(url, headers)
+                return self._fetch_once(url, headers, deadline)
             except FetchError as exc:
-                if not exc.transient or attempt >= self.policy.retries:
+                pause = self.policy.backoff * 2 ** attempt
+                if (not exc.transient or attempt >= self.policy.retries
+                        or time.monotonic() + pause >= deadline):
                     raise
-            time.sleep(self.policy.backoff * 2 ** attempt)
+            time.sleep(pause)
             attempt += 1
 
-    def _fetch_once(self, url: str, headers: dict[str, str]) -> FetchResult:
-        deadline = time.monotonic() + self.policy.deadline
+    def post_json(self, url: str, payload: Any, *, within: float | None = None) -> FetchResult:
+        """POST ``payload`` as JSON under the same policy (vetted, pinned, total deadline, byte cap), in at
+        most ``within`` seconds if that is shorter than the policy's deadline. Redirects are not followed (a
+        webhook that moves must be configured anew). Raises :class:`FetchError`."""
+        import json
+
+        body = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+        deadline = time.monotonic() + min(self.policy.deadline, within if within is not None else math.inf)
+        location, result = self._request("POST", url, url, {"Content-Type": "application/json"}, deadline,
+                                         content=body)
+        if result is None:
+            raise FetchError(f"the webhook answered with a redirect to {location!r} (not followed)", code="E116")
+        return result
+
+    def _fetch_once(self, url: str, headers: dict[str, str], deadline: float) -> FetchResult:
         current = url
         for _hop in range(self.policy.max_redirects + 1):
-            check_public_url(current, self.policy.allow_private)
-            location, result = self._get(current, url, headers, deadline)
+            location, result = self._request("GET", current, url, headers, deadline)
             if result is not None:
                 return result
             current = urljoin(current, location)
         raise FetchError(f"more than {self.policy.max_redirects} redirects", code="E116")
 
-    def _get(self, url: str, requested: str, headers: dict[str, str], deadline: float
-             ) -> tuple[str, FetchResult | None]:
-        """One request: ``(location, None)`` for a redirect, else ``("", result)``."""
+    def _request(self, method: str, url: str, requested: str, headers: dict[str, str], deadline: float, *,
+                 content: bytes | None = None) -> tuple[str, FetchResult | None]:
+        """One request to ``url``'s vetted address: ``(location, None)`` for a redirect, else ``("", result)``."""
         httpx = self._httpx
+        p = self.policy
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FetchError(f"timed out (no complete answer in {p.deadline:g} s)", code="E112", transient=True)
+        target, extensions, headers = url, {}, dict(headers)
+        if p.trust_env:   # a proxy resolves the name itself: the address check stays, the pin cannot
+            check_public_url(url, p.allow_private, allow_networks=p.allow_networks, resolver=p.resolver)
+        else:
+            vetted = vet_url(url, p)
+            target = vetted.request_url
+            headers["Host"] = vetted.host_header
+            if urlsplit(url).scheme.lower() == "https":
+                extensions["sni_hostname"] = vetted.host
+        timeout = httpx.Timeout(min(p.read_timeout, left), connect=min(p.connect_timeout, left))
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client.stream(method, target, headers=headers, content=content, timeout=timeout,
+                                     extensions=extensions) as response:
                 if response.status_code in _REDIRECTS and response.headers.get("location"):
                     return response.headers["location"], None
                 if response.status_code >= 400:
                     raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}", code="E111",
                                      transient=response.status_code in _TRANSIENT_STATUS,
                                      status=response.status_code)
-                content = self._read_body(response, deadline)
-                return "", FetchResult(str(response.url), requested, response.status_code,
-                                       {k.lower(): v for k, v in response.headers.items()}, content)
+                body = self._read_body(response, deadline)
+                return "", FetchResult(url, requested, response.status_code,
+                                       {k.lower(): v for k, v in response.headers.items()}, body)
         except httpx.TimeoutException:
             raise FetchError("timed out", code="E112", transient=True) from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -263,7 +375,7 @@ class WebClient:
             if size > limit:
                 raise FetchError(f"too large (> {limit / 1e6:.1f} MB)", code="E113")
             if time.monotonic() > deadline:
-                raise FetchError(f"timed out (no complete answer in {self.policy.deadline:.0f} s)", code="E112",
+                raise FetchError(f"timed out (no complete answer in {self.policy.deadline:g} s)", code="E112",
                                  transient=True)
             chunks.append(chunk)
         return b"".join(chunks)
