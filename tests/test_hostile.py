@@ -282,9 +282,17 @@ def _item(guid: str, link: str, date: str = "Sat, 07 Dec 2024 09:00:00 GMT", tit
             f"<pubDate>{date}</pubDate></item>")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new database on each backend (PostgreSQL skips, saying why, when no test server is configured)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_schema_url"))
+    return f"sqlite:///{tmp_path / 'hostile.db'}"
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(f"sqlite:///{tmp_path / 'hostile.db'}") as opened:
+def store(db_url: str) -> Iterator[Store]:
+    with Store(db_url) as opened:
         yield opened
 
 
@@ -370,8 +378,8 @@ def _check_offsets(analysis: Any) -> None:
             assert text[span.start:span.end] == span.text
 
 
-def test_analyze_keeps_every_document_around_a_long_one(tmp_path: Path, engine: Any, small_limits: Any) -> None:
-    db = f"sqlite:///{tmp_path / 'a.db'}"
+def test_analyze_keeps_every_document_around_a_long_one(tmp_path: Path, db_url: str, engine: Any, small_limits: Any) -> None:
+    db = db_url
     result = service.analyze_paths([_corpus(tmp_path)], db=db, engine=engine)
     assert [f.code for f in result.failures] == ["E119"]
     by_name = {Path(a.document.path or "").name: a for a in result.analyses}
@@ -419,10 +427,10 @@ def test_a_parse_that_raises_costs_one_document(tmp_path: Path, engine: Any, mon
         assert error["code"] == "E401" and "E088" in error["message"]
 
 
-def test_a_write_that_fails_costs_one_document(tmp_path: Path, engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_that_fails_costs_one_document(tmp_path: Path, db_url: str, engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from tidings.errors import StoreError
 
-    db = f"sqlite:///{tmp_path / 'w.db'}"
+    db = db_url
     real_save = Store.save
 
     def save(self: Store, analysis: Any) -> None:
@@ -442,10 +450,10 @@ def test_a_write_that_fails_costs_one_document(tmp_path: Path, engine: Any, monk
         assert [e["code"] for e in store.errors()] == ["E206"]
 
 
-def test_batch_keeps_every_document_around_a_long_one(tmp_path: Path, engine: Any, small_limits: Any) -> None:
+def test_batch_keeps_every_document_around_a_long_one(tmp_path: Path, db_url: str, engine: Any, small_limits: Any) -> None:
     from tidings.scale import run_batch
 
-    db = f"sqlite:///{tmp_path / 'b.db'}"
+    db = db_url
     stats = run_batch([_corpus(tmp_path)], [db], local_engine=engine)
     assert (stats.done, stats.failed) == (6, 1)
     with Store(db) as store:
@@ -474,7 +482,7 @@ def test_follow_keeps_every_item_around_a_long_one(server: HostileServer, store:
     assert all("\x00" not in a.document.text for a in report.analyses)
 
 
-def test_the_api_keeps_every_line_around_a_long_one(tmp_path: Path, engine: Any, small_limits: Any) -> None:
+def test_the_api_keeps_every_line_around_a_long_one(tmp_path: Path, db_url: str, engine: Any, small_limits: Any) -> None:
     from fastapi.testclient import TestClient
 
     from tidings.api import create_app
@@ -482,7 +490,7 @@ def test_the_api_keeps_every_line_around_a_long_one(tmp_path: Path, engine: Any,
     lines = [{"text": SHORT[0]}, {"text": _long_text()}, {"text": TOO_LONG},
              {"text": SHORT[1].replace("Doha", "Do\u0000ha")}, {"text": SHORT[3]}]
     body = "\n".join(json.dumps(line) for line in lines).encode()
-    with TestClient(create_app(f"sqlite:///{tmp_path / 'api.db'}", engine=engine)) as api:
+    with TestClient(create_app(db_url, engine=engine)) as api:
         answer = api.post("/api/documents", content=body, headers={"Content-Type": "application/x-ndjson"})
         assert answer.status_code == 201, answer.text
         result = answer.json()
@@ -526,7 +534,7 @@ def test_a_nul_document_on_postgresql_is_stored_and_the_next_one_too(pg_schema_u
 
 # ---------------------------------------------------------------------------------------------- re-runs
 
-def test_reruns_add_no_error_rows_and_skip_unchanged_documents(tmp_path: Path, engine: Any,
+def test_reruns_add_no_error_rows_and_skip_unchanged_documents(tmp_path: Path, db_url: str, engine: Any,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "c"
     folder.mkdir()
@@ -534,7 +542,7 @@ def test_reruns_add_no_error_rows_and_skip_unchanged_documents(tmp_path: Path, e
         (folder / f"{n}.txt").write_text(text, "utf-8")
     (folder / "empty.txt").write_text("  ", "utf-8")
     (folder / "binary.txt").write_bytes(b"\x00\x01" * 100)
-    db = f"sqlite:///{tmp_path / 'r.db'}"
+    db = db_url
     first = service.analyze_paths([folder], db=db, engine=engine)
     assert len(first.failures) == 2 and not first.skipped
     coded: list[str] = []
@@ -551,10 +559,11 @@ def test_reruns_add_no_error_rows_and_skip_unchanged_documents(tmp_path: Path, e
 
 # ------------------------------------------------------------------------------------------ webhooks
 
-def _analyse_with_rule(tmp_path: Path, engine: Any, webhook: str) -> tuple[service.AnalyzeResult, str]:
+def _analyse_with_rule(tmp_path: Path, engine: Any, webhook: str, db: str | None = None
+                       ) -> tuple[service.AnalyzeResult, str]:
     from tidings.watch import WatchRule, add_rule
 
-    db = f"sqlite:///{tmp_path / 'hook.db'}"
+    db = db or f"sqlite:///{tmp_path / 'hook.db'}"
     with Store(db) as store:
         add_rule(store, WatchRule(name="everything", webhook=webhook))
     folder = tmp_path / "docs"
@@ -563,13 +572,13 @@ def _analyse_with_rule(tmp_path: Path, engine: Any, webhook: str) -> tuple[servi
     return service.analyze_paths([folder], db=db, engine=engine, published="2024-12-07", deliver_for=3.0), db
 
 
-def test_a_webhook_that_never_answers_does_not_hold_up_analysis(server: HostileServer, tmp_path: Path,
+def test_a_webhook_that_never_answers_does_not_hold_up_analysis(server: HostileServer, tmp_path: Path, db_url: str,
                                                                engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from tidings.watch import alerts, deliver_pending, outbox_table
 
     monkeypatch.setenv("TIDINGS_ALLOW_NETWORKS", "127.0.0.0/8")
     server.route("/hook", server.silent())
-    result, db = _analyse_with_rule(tmp_path, engine, server.url("/hook"))
+    result, db = _analyse_with_rule(tmp_path, engine, server.url("/hook"), db_url)
     assert result.analyses and not result.failures and not result.notes   # the analysis is untouched
     with Store(db) as store:
         stored = alerts(store)
