@@ -47,7 +47,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tidings.records import Event, Source, When
+from tidings.records import Actor, Event, Source, When
 from tidings.store import Store, documents_table, events_table
 
 __all__ = [
@@ -304,6 +304,9 @@ def member_of(event: Event, *, outlet: str | None, published: dt.date | None) ->
     dated, lo, hi = _window(event, published)
     origin, org, anonymous, label = origin_of(event.attribution, outlet)
     src, tgt, place = event.source_actor, event.target_actor, event.place
+    if src is None and event.modality == "negated" and origin.startswith("named:"):
+        # "we did not sign": a denial that names no actor is the speaker denying its own part
+        src = Actor(name=label)
     sentence = event.evidence.get("sentence")
     return Member(
         event_id=event.id, doc_id=event.doc_id, family=family_of(event.type, event.mode, event.cameo),
@@ -320,8 +323,13 @@ def member_of(event: Event, *, outlet: str | None, published: dt.date | None) ->
         place_admin1=place.admin1_code if place else None, place_feature=place.feature if place else None,
         place_lat=place.lat if place else None, place_lon=place.lon if place else None,
         origin=origin, origin_org=org, origin_anonymous=anonymous, origin_label=label,
-        source_key=src.code[:3] if src and src.code else None, target_key=tgt.code[:3] if tgt and tgt.code else None,
+        source_key=_key(src), target_key=_key(tgt),
         evidence=(sentence.text.strip() if sentence else "")[:500])
+
+
+def _key(actor: Actor | None) -> str | None:
+    """The country part of an actor's code (the candidate index key); none for codes of no country."""
+    return actor.code[:3] if actor is not None and actor.code and actor.country else None
 
 
 def _window(event: Event, published: dt.date | None) -> tuple[bool, dt.date | None, dt.date | None]:
@@ -391,6 +399,9 @@ def _actor_relation(a_code: str | None, a_name: str | None, a_country: str | Non
     if a_code and b_code:
         if a_code == b_code:
             return 2
+        for x_code, x_country, y_code in ((a_code, a_country, b_code), (b_code, b_country, a_code)):
+            if x_country is None and len(x_code) == 3:   # a sector of no known country ("gangs": CRM)
+                return 1 if y_code[3:6] == x_code or y_code[:3] == x_code else 0
         if a_code[:3] != b_code[:3]:   # different countries (and the candidate lookup relies on it)
             return 0
         short, long_ = sorted((a_code, b_code), key=len)
@@ -409,7 +420,7 @@ def _actor_relation(a_code: str | None, a_name: str | None, a_country: str | Non
         coded = a_code or b_code or ""
         sector = b_sector if a_code else a_sector
         if a_country != b_country:
-            return 0
+            return None   # an uncoded actor's country is a guess: positive evidence only
         if sector and (sector == coded[3:6] or (len(coded) == 3 and sector in _STATE_SECTORS)):
             return 1
     return None   # two uncoded names: nothing to go on
@@ -573,13 +584,19 @@ def assess(a: Member, b: Member) -> Match:
         return _NO_MATCH
     if not _compatible_types(a, b):
         return _NO_MATCH
+    place, when = place_relation(a, b), date_relation(a, b)
+    if (a.doc_id == b.doc_id and a.evidence and a.evidence == b.evidence and a.type == b.type
+            and place in ("same", "contains", "unknown") and when in ("overlap", "window")):
+        # one sentence, one act told in parts: coordinated parties ("the army and the RSF signed"), or the
+        # perpetrator in one clause and the dead in another ("drones struck the market, killing 21")
+        return Match(STRONG, type="same", actors="parts of one sentence", place=place, date=when, similarity=1.0,
+                     rule="one sentence of one report")
     direct, crossed = _relations(a, b)
     swapped = crossed is not None and not _agree(direct) and _agree(crossed)
     rel = crossed if swapped and crossed is not None else direct
     compatible, strong_actor = _agree(rel), bool(rel[0] or (swapped and rel[1]))
     if not compatible and not (rel[0] == 0 and rel[1] and a.target_key and a.target_key == b.target_key):
         return _NO_MATCH
-    place, when = place_relation(a, b), date_relation(a, b)
     sim = -1.0
 
     def similar() -> float:
@@ -794,7 +811,7 @@ def contradictions(members: Sequence[Member]) -> list[Contradiction]:
     if asserting and negated:
         involved = sorted(asserting + negated, key=lambda m: m.event_id)
         found.append(_contradiction("modality", involved, [m.modality for m in involved]))
-        parties = [m for m in negated if _is_party(m, asserting)]
+        parties = sorted((m for m in negated if _is_party(m, asserting)), key=lambda m: m.event_id)
         if parties:
             found.append(_contradiction("denial", parties, [
                 f"denied by {m.source_name or m.origin_label}" for m in parties]))
@@ -806,7 +823,11 @@ def contradictions(members: Sequence[Member]) -> list[Contradiction]:
     clash = _involved(placed, _places_clash)
     if clash:
         found.append(_contradiction("place", clash, [str(m.place_name) for m in clash]))
-    clash = _involved([m for m in asserting if m.source_code], _sources_clash)
+    coded = [m for m in asserting if m.source_code]
+    by_doc = _by_doc(coded)
+    # documents disagree on the perpetrator when none of the actors one names fits any the other names
+    # (a report naming both parties of a joint act does not disagree with one naming either)
+    clash = _involved(coded, lambda a, b: all(_sources_clash(x, y) for x in by_doc[a.doc_id] for y in by_doc[b.doc_id]))
     if clash:
         found.append(_contradiction("actor", clash, [f"{m.source_name} [{m.source_code}]" for m in clash]))
     figures = {m.event_id: casualties(m.evidence) for m in asserting}
