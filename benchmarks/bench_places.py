@@ -12,6 +12,11 @@ geoparsing benchmark for that (``tidings eval geo``).
 ``--stages N`` also runs the whole pipeline over the first N articles of ≥ 100 words (LGL, then
 TR-News) and prints each stage's share of the time: the places stage (toponym recognition and
 resolution, :class:`tidings.mentions.DocContext`) has a budget of 15 % (issue 13).
+
+``--ablation`` parses LGL, TR-News and GeoVirus once, then re-runs only the places stage with each
+recognition step of :mod:`tidings.toponyms` switched off in turn (``TIDINGS_PLACE_STEPS_OFF``), and
+prints exact-span recognition F1 and end-to-end accuracy@161 km per configuration, scored as
+``tidings eval geo`` scores them: what each step buys.
 """
 
 from __future__ import annotations
@@ -97,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, default=DEFAULT_EVAL_DIR)
     parser.add_argument("--cache-dir", type=Path, default=None, help="gazetteer cache (default: tidings cache)")
     parser.add_argument("--errors", type=int, default=0, help="print the N most frequent misses per corpus")
+    parser.add_argument("--ablation", action="store_true", help="each recognition step off in turn (slow: parses)")
+    parser.add_argument("--limit", type=int, default=None, help="--ablation: first N articles of each corpus")
     parser.add_argument("--stages", type=int, default=0, metavar="N",
                         help="also time the pipeline's stages on N articles (places budget: 15 %%)")
     args = parser.parse_args(argv)
@@ -119,9 +126,55 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"accuracy@161km of resolved={s['accuracy@161km_resolved']:.3f}  ({elapsed:.2f} s)")
         if args.errors:
             print_misses(outcomes, args.errors)
+    if args.ablation:
+        ablation(args.eval_dir, args.limit)
     if args.stages:
         return stage_shares(args.eval_dir, args.stages)
     return 0
+
+
+ABLATION_CORPORA = ("lgl", "tr_news", "geovirus")
+
+
+def ablation(eval_dir: Path, limit: int | None) -> None:
+    """Recognition F1 (exact) and end-to-end accuracy@161 km with each toponym step off in turn."""
+    import os
+
+    from tidings import evaluation
+    from tidings.mentions import DocContext
+    from tidings.pipeline import Engine
+    from tidings.records import Analysis, Document
+    from tidings.toponyms import STEPS
+
+    engine = Engine()
+    parsed: dict[str, tuple[list[dict[str, Any]], list[Any]]] = {}
+    for corpus in ABLATION_CORPORA:
+        path = eval_dir / f"{corpus}.jsonl"
+        if path.exists():
+            gold = list(articles(path))[:limit]
+            parsed[corpus] = (gold, list(engine.nlp.pipe((g["text"] for g in gold), batch_size=32)))
+    configs = [("all steps", ""), *((f"without {step}", step) for step in STEPS), ("spaCy entities only",
+               ",".join(s for s in STEPS if s != "entities"))]
+    print(f"{'configuration':28}" + "".join(f"{c + ' F1':>14}{c + ' e2e':>14}" for c in parsed))
+    previous = os.environ.get("TIDINGS_PLACE_STEPS_OFF")
+    try:
+        for label, off in configs:
+            os.environ["TIDINGS_PLACE_STEPS_OFF"] = off
+            cells = []
+            for gold, docs in parsed.values():
+                predictions = []
+                for g, doc in zip(gold, docs, strict=True):
+                    ctx = DocContext.build(doc, None, "published", engine.actors, engine.gazetteer)
+                    analysis = Analysis(document=Document.from_text(g["text"]), mentions=ctx.mentions)
+                    predictions.append(evaluation.geo_prediction(str(g["id"]), analysis))
+                scores = evaluation.score_geo(gold, predictions)
+                cells.append(f"{scores['recognition_exact']['f1']:14.3f}{scores['end_to_end_accuracy_at_161km']:14.3f}")
+            print(f"{label:28}" + "".join(cells), flush=True)
+    finally:
+        if previous is None:
+            os.environ.pop("TIDINGS_PLACE_STEPS_OFF", None)
+        else:
+            os.environ["TIDINGS_PLACE_STEPS_OFF"] = previous
 
 
 PLACES_BUDGET = 0.15

@@ -89,7 +89,7 @@ def store(n_events: int) -> dict[str, Any]:
 
 # Benchmarks other helpers own: run as they are, their printed report kept verbatim (formats differ).
 OTHER_ARGS: dict[str, tuple[list[str], list[str]]] = {   # script: (full-run arguments, --quick arguments)
-    "bench_places.py": ([], []),
+    "bench_places.py": (["--ablation", "--stages", "250"], ["--ablation", "--limit", "50", "--stages", "100"]),
     "bench_link.py": ([], ["20000"]),
     "bench_api.py": ([], ["20000", "-r", "100"]),
     "bench_scale.py": ([], ["--docs", "50", "--events", "20000"]),

@@ -17,9 +17,9 @@ from spacy.tokens import Span as SpacySpan
 from tidings import when as time_rules
 from tidings.actors import ActorDictionary
 from tidings.nlp import entity_of, sentences
-from tidings.places import Gazetteer, resolve_document
+from tidings.places import Gazetteer, context_of, resolve_document
 from tidings.records import Actor, Mention, Place, Span, When
-from tidings.toponyms import PLACE_LABELS, Toponym, find_toponyms
+from tidings.toponyms import PLACE_LABELS, WEAK_STEPS, Toponym, find_toponyms, steps_enabled
 
 __all__ = ["DocContext", "TimeMention", "token_span"]
 
@@ -84,13 +84,20 @@ class DocContext:
         for n, t in enumerate(toponyms):
             if t.country3:
                 known[n] = self.gazetteer.country(t.country3)
-        named = [n for n in range(len(toponyms)) if n not in known]
+        named = [n for n in range(len(toponyms)) if n not in known and toponyms[n].step not in WEAK_STEPS]
+        weak = [n for n in range(len(toponyms)) if n not in known and toponyms[n].step in WEAK_STEPS]
         try:
-            resolved = resolve_document(self.gazetteer, [toponyms[n].query for n in named], known=known.values())
+            rounds = 4 if "doc_context" in steps_enabled() else 1
+            resolved = resolve_document(self.gazetteer, [toponyms[n].query for n in named],
+                                        known=known.values() if rounds > 1 else (), rounds=rounds)
         except Exception:   # noqa: BLE001 - one bad name must not empty the others: resolve them alone
             resolved = [_safe_resolve(self.gazetteer, toponyms[n].query) for n in named]
         places = dict(known)
         places.update(zip(named, resolved, strict=True))
+        # weak names are resolved in the firm ones' context and never vote for them
+        context = context_of(places.values())
+        places.update((n, _safe_resolve(self.gazetteer, toponyms[n].query, context)) for n in weak)
+        _drop_weak(toponyms, places)
         for n, t in enumerate(toponyms):
             if places.get(n) is None and (t.step == "sites" or t.label == "FAC"):
                 places[n] = _site(t, toponyms, places)
@@ -104,12 +111,12 @@ class DocContext:
                 self.countries[place.country] += 3 if place.feature == "country" and not t.country3 else 1
             if t.step == "datelines":
                 self.dateline_tokens.update(range(t.token_start, t.token_end))
-            elif not t.country3 and t.token_start >= 0:
+            elif t.label != "NORP" and t.token_start >= 0:
                 self.places[t.token_start] = place
                 for i in range(t.token_start, t.token_end):
                     self._token_place[i] = place
             self.mentions.append(Mention(
-                kind="place", span=span, label=t.label if t.label in PLACE_LABELS else "GPE",
+                kind="place", span=span, label=t.label if t.label in PLACE_LABELS or t.label == "NORP" else "GPE",
                 value={"geonameid": place.geonameid, "name": place.name, "country": place.country,
                        "admin1": place.admin1, "admin1_code": place.admin1_code,
                        "lat": place.lat, "lon": place.lon, "feature": place.feature,
@@ -339,6 +346,22 @@ def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _drop_weak(toponyms: list[Toponym], places: dict[int, Place | None]) -> None:
+    """Weak toponyms (a name that merely modifies a noun) stay only where their place fits the others:
+    in an admin1 area the document's firm places are in, or a town of 50,000 in their main country."""
+    firm = [p for n, p in places.items() if p is not None and toponyms[n].step not in WEAK_STEPS]
+    areas = {p.admin1_code for p in firm if p.admin1_code}
+    countries = Counter(p.country for p in firm if p.country)
+    main = countries.most_common(1)[0][0] if countries else None
+    for n, t in enumerate(toponyms):
+        place = places.get(n)
+        if t.step not in WEAK_STEPS or place is None:
+            continue
+        fits = place.admin1_code in areas or (place.country == main and (place.population or 0) >= 50_000)
+        if not fits or place.feature not in ("city", "admin2"):
+            places[n] = None
+
+
 def _site(site: Toponym, toponyms: list[Toponym], places: dict[int, Place | None]) -> Place | None:
     """A street or facility no gazetteer holds, placed at its town: the town named right after it
     ("Hertford Road, Edmonton"; "Tahrir Square in Cairo"), else the nearest town named before it.
@@ -355,8 +378,8 @@ def _site(site: Toponym, toponyms: list[Toponym], places: dict[int, Place | None
                  admin1_code=town.admin1_code, lat=town.lat, lon=town.lon, feature="site", precision="city")
 
 
-def _safe_resolve(gazetteer: Gazetteer, name: str) -> Place | None:
+def _safe_resolve(gazetteer: Gazetteer, name: str, context: dict[str, float] | None = None) -> Place | None:
     try:
-        return gazetteer.resolve(name)
+        return gazetteer.resolve(name, context=context or {})
     except Exception:   # noqa: BLE001 - a name the gazetteer chokes on is left unresolved
         return None

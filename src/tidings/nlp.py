@@ -27,7 +27,7 @@ NER_SPANS = "tidings_ner_spans"
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 # "KHARTOUM, Dec 5 (Reuters) -", "NAIROBI, Kenya (AP) —", "EDMONTON, Ky. (WBKO) --", "BEIRUT —"
 DATELINE = re.compile(
-    r"(?:^|\n|(?<=[.!?:]\s))[ \t]*(?P<city>[A-Z][A-Z'’.\-]*[A-Z.](?:[ ][A-Z][A-Z'’.\-]*[A-Z.]){0,3})"
+    r"(?:^|\n|(?<=[.!?:]\s)|(?<=\d\d\d\d\s))[ \t]*(?P<city>[A-Z][A-Z'’.\-]*[A-Z.](?:[ ][A-Z][A-Z'’.\-]*[A-Z.]){0,3})"
     r"(?:,[ ]*(?:(?P<date>" + _MONTHS + r"[ ]+\d{1,2}(?:,[ ]*\d{4})?)|"
     r"(?P<qual>[A-Z][A-Za-z.]*(?:[ ][A-Z][A-Za-z.]*){0,2})))?"
     r"(?:,[ ]*" + _MONTHS + r"[ ]+\d{1,2}(?:,[ ]*\d{4})?)?"

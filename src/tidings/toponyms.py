@@ -15,17 +15,23 @@ ablation (``TIDINGS_PLACE_STEPS_OFF=demonyms,orgs``):
 - ``containment``: "Edmonton, Kentucky", "Pandi, Bulacan": the second name qualifies the first;
 - ``datelines``: "BEIRUT —", "KHARTOUM, Dec 5 (Reuters) -": the place of filing (never an actor);
 - ``sites``: streets, squares, bridges and facilities no gazetteer holds ("Hutcheson Road"): level
-  ``site``, placed at the town the text puts them in.
+  ``site``, placed at the town the text puts them in;
+- ``modifiers``: a town's name modifying a noun that the NER left untagged ("a Columbia woman",
+  "the Gainesville sewer system"); weak evidence, kept only when the place lies in the state (or
+  a big town of the country) the document's other places are in;
+- ``doc_context`` (resolution, not recognition): every name resolved in the context of the
+  document's other places (:func:`tidings.places.resolve_document`); off, each name alone.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
 import numpy
-from spacy.attrs import DEP, POS
+from spacy.attrs import DEP, ORTH, POS
 from spacy.symbols import PROPN as _PROPN
 from spacy.symbols import appos as _APPOS
 from spacy.symbols import pobj as _POBJ
@@ -41,7 +47,12 @@ if TYPE_CHECKING:
 
 __all__ = ["STEPS", "Toponym", "find_toponyms", "steps_enabled"]
 
-STEPS: Final = ("entities", "context", "strip", "demonyms", "orgs", "containment", "datelines", "sites")
+log = logging.getLogger("tidings")
+
+STEPS: Final = ("entities", "context", "strip", "demonyms", "orgs", "containment", "datelines", "sites",
+                 "modifiers", "doc_context")
+#: steps whose toponyms are kept only when their place fits the document's other places
+WEAK_STEPS: Final = frozenset({"modifiers"})
 PLACE_LABELS: Final = frozenset({"GPE", "LOC", "FAC"})
 _LOCATIVE_PREPS = {"in", "at", "near", "from", "into", "outside", "inside", "around", "across", "towards", "toward",
                    "through", "via", "to"}
@@ -85,19 +96,18 @@ def find_toponyms(doc: Doc, gazetteer: Gazetteer, actors: ActorDictionary,
                   steps: frozenset[str] | None = None) -> list[Toponym]:
     """The document's place names, without overlaps, in text order."""
     steps = steps_enabled() if steps is None else steps
+    finders = (("datelines", lambda: _datelines(doc, gazetteer)), ("entities", lambda: _entities(doc, gazetteer)),
+               ("context", lambda: _contextual(doc, gazetteer, actors)), ("orgs", lambda: _org_places(doc, gazetteer)),
+               ("demonyms", lambda: _demonyms(doc)), ("sites", lambda: _sites(doc)),
+               ("modifiers", lambda: _modifiers(doc, gazetteer, actors)))
     found: list[Toponym] = []
-    if "datelines" in steps:
-        found += _datelines(doc, gazetteer)
-    if "entities" in steps:
-        found += _entities(doc, gazetteer)
-    if "context" in steps:
-        found += _contextual(doc, gazetteer, actors)
-    if "orgs" in steps:
-        found += _org_places(doc, gazetteer)
-    if "demonyms" in steps:
-        found += _demonyms(doc)
-    if "sites" in steps:
-        found += _sites(doc)
+    for step, finder in finders:   # most reliable first: the first to claim a stretch of text keeps it
+        if step not in steps:
+            continue
+        try:
+            found += finder()
+        except Exception:   # a step that fails loses its own toponyms, never the others'
+            log.exception("toponym step %s failed", step)
     if "strip" in steps:
         found = [_strip(t, doc) for t in found]
     kept = _without_overlaps(found)
@@ -149,8 +159,50 @@ def _entities(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
             continue
         if ent.ent_id_ and ner and _inside_name(ent, ner) or _dedication(ent):
             continue
-        out.append(_from_span(_with_area_word(ent, gazetteer), "entities"))
+        parts = _comma_parts(ent, gazetteer)
+        if parts:
+            out += parts
+            continue
+        out.append(_from_span(_with_area_word(_with_prefix(ent, gazetteer), gazetteer), "entities"))
     return out
+
+
+_DESCRIPTORS: Final = frozenset({"North", "South", "East", "West", "Central", "Upper", "Lower", "Greater", "Northern",
+                                 "Southern", "Eastern", "Western", "Downtown", "Old", "Inner", "Outer"})
+
+
+def _with_prefix(ent: SpacySpan, gazetteer: Gazetteer) -> SpacySpan:
+    """ "New" + "London": the ruler matched the shorter name inside a longer one the NER left untagged.
+
+    Only when the longer name is itself a place's own name; a descriptor ("North Texas", "East
+    London") is left out: it says which part of the place, and "East London" is also a city.
+    """
+    doc = ent.doc
+    for n in (2, 1):
+        start = ent.start - n
+        if start < 0:
+            continue
+        before = doc[start:ent.start]
+        if any(not t.text[:1].isupper() or not t.is_alpha or t.is_stop or t.pos_ != "PROPN" or t.ent_type_
+               or t.text in _DESCRIPTORS or t.is_sent_start for t in before):
+            continue
+        longer = doc[start:ent.end]
+        place = gazetteer.resolve(longer.text)
+        if place is not None and fold(place.name) == fold(longer.text):
+            return longer
+    return ent
+
+
+def _comma_parts(ent: SpacySpan, gazetteer: Gazetteer) -> list[Toponym]:
+    """ "Washington, D.C." as one entity: two names, the second containing the first (see containment)."""
+    comma = next((t.i for t in ent if t.text == ","), None)
+    if comma is None or comma == ent.start or comma + 1 >= ent.end:
+        return []
+    doc = ent.doc
+    head, qual = doc[ent.start:comma], doc[comma + 1:ent.end]
+    if not (gazetteer.is_place(head.text) and gazetteer.is_place(qual.text)):
+        return []
+    return [_from_span(head, "entities", ent.label_), _from_span(qual, "entities", ent.label_)]
 
 
 _DEDICATED: Final = frozenset({"church", "cathedral", "basilica", "chapel", "monastery", "convent", "abbey",
@@ -235,6 +287,10 @@ def _org_places(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
     for ent in doc.ents:
         if ent.label_ not in ("ORG", "FAC") or ent.ent_id_ or len(ent) < 2:
             continue
+        parts = _hyphen_parts(ent, gazetteer)
+        if parts:
+            out += parts
+            continue
         first = ent.start + (1 if doc[ent.start].lower_ == "the" else 0)
         head = _leading_place(doc, first, ent.end, gazetteer)
         if head is not None:
@@ -251,6 +307,20 @@ def _org_places(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
     return out
 
 
+def _hyphen_parts(ent: SpacySpan, gazetteer: Gazetteer) -> list[Toponym]:
+    """ "Fargo-Moorhead", "Minneapolis-St. Paul": twin towns written as one name are two places."""
+    doc = ent.doc
+    dash = next((t.i for t in ent if t.text == "-"), None)
+    if dash is None or dash == ent.start or dash + 1 >= ent.end or doc[dash].whitespace_ \
+            or doc[dash - 1].whitespace_:
+        return []
+    left, right = doc[ent.start:dash], doc[dash + 1:ent.end]
+    if not (_good_place(left, gazetteer, 10_000) and _good_place(right, gazetteer, 10_000)):
+        return []
+    return [Toponym(p.start_char, p.end_char, p.text, "orgs", "GPE", token_start=p.start, token_end=p.end)
+            for p in (left, right)]
+
+
 def _leading_place(doc: Doc, first: int, end: int, gazetteer: Gazetteer) -> SpacySpan | None:
     for stop in range(min(end - 1, first + 4), first, -1):
         head = doc[first:stop]
@@ -261,7 +331,7 @@ def _leading_place(doc: Doc, first: int, end: int, gazetteer: Gazetteer) -> Spac
     return None
 
 
-def _good_place(span: SpacySpan, gazetteer: Gazetteer) -> bool:
+def _good_place(span: SpacySpan, gazetteer: Gazetteer, town: int = 100_000) -> bool:
     """A name inside an organisation's name counts as a place only when it is unmistakably one:
     a country, a state or province, a county named with its "County", or a city of 100,000 people
     (measured: smaller towns inside names were mostly surnames and words — "Nadia", "Lions")."""
@@ -276,7 +346,7 @@ def _good_place(span: SpacySpan, gazetteer: Gazetteer) -> bool:
         return False
     if place.feature == "admin2":
         return span[-1].text in _AREA_WORDS
-    return place.feature in ("country", "admin1") or (place.population or 0) >= 100_000
+    return place.feature in ("country", "admin1") or (place.population or 0) >= town
 
 
 def _common_word(text: str) -> bool:
@@ -285,10 +355,39 @@ def _common_word(text: str) -> bool:
     return is_common_word(text)
 
 
+_MODIFIER_DEPS: Final = frozenset({"compound", "poss", "nmod", "amod"})
+
+
+def _modifiers(doc: Doc, gazetteer: Gazetteer, actors: ActorDictionary) -> list[Toponym]:
+    """ "A Columbia woman", "Torrington businesses", "DeKalb's plan": an untagged proper noun modifying a
+    common noun. Candidates only: the caller keeps those whose place fits the document."""
+    out = []
+    for i in numpy.nonzero(doc.to_array(POS) == _PROPN)[0]:
+        token = doc[int(i)]
+        if token.dep_ not in _MODIFIER_DEPS or token.head.pos_ != "NOUN" or token.ent_type_ not in ("", "ORG"):
+            continue
+        start = token.i
+        while start > 0 and token.i - start < 2 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound" \
+                and doc[start - 1].ent_type_ in ("", "ORG"):
+            start -= 1
+        span = doc[start:token.i + 1]
+        if not all(t.text[:1].isupper() and t.is_alpha for t in span) or _common_word(span.text) \
+                or any(t.is_stop or t.lower_ in _TYPE_WORDS for t in span):
+            continue
+        if not gazetteer.is_place(span.text) or actors.resolve(span.text) is not None:
+            continue
+        out.append(_from_span(span, "modifiers", "GPE"))
+    return out
+
+
+_NOMINAL_DEPS: Final = frozenset({"pobj", "nsubj", "nsubjpass", "dobj", "conj", "appos", "poss", "attr"})
+
+
 def _demonyms(doc: Doc) -> list[Toponym]:
     """Country adjectives the actor ruler labelled NORP with the country's code: "Turkish police".
 
     Only attributive uses (the word modifies a noun) and singular forms: "Palestinians" are people.
+    Abbreviations ("U.S.", "UK") are places in any use; used as nouns they are labelled GPE.
     """
     out = []
     ner = [(s, e, label) for s, e, label in _ner_spans(doc) if label != "NORP"]
@@ -297,13 +396,19 @@ def _demonyms(doc: Doc) -> list[Toponym]:
         if ent.label_ != "NORP" or len(code) != 3 or not code.isupper():
             continue
         last = ent[-1]
-        if last.tag_ in ("NNS", "NNPS") or last.dep_ not in ("amod", "compound", "nmod") \
-                or last.head.pos_ not in ("NOUN", "PROPN") or ent.start <= last.head.i < ent.end:
+        # "U.S.", "UK": the ruler tags the abbreviation NORP, but "in the U.S." names the country itself
+        after = doc[last.i + 1] if last.i + 1 < len(doc) else None
+        letters = ent.text.replace(".", "")
+        abbreviation = (letters.isupper() and len(letters) <= 4 and not (after is not None and after.is_currency)
+                        and last.dep_ in _NOMINAL_DEPS | {"amod", "compound", "nmod"})   # not "US $50 million"
+        if not abbreviation and (last.tag_ in ("NNS", "NNPS") or last.dep_ not in ("amod", "compound", "nmod")
+                                 or last.head.pos_ not in ("NOUN", "PROPN") or ent.start <= last.head.i < ent.end):
             continue   # "Palestinians" are people, "in Turkish" a language
-        if any(s <= ent.start and ent.end <= e and e - s > len(ent) for s, e, _ in ner):
-            continue   # "American Psychological Association", "British Airways": part of a name
-        out.append(Toponym(ent.start_char, ent.end_char, ent.text, "demonyms", "NORP", country3=code,
-                           token_start=ent.start, token_end=ent.end))
+        if any(s + (doc[s].lower_ == "the") < ent.start and ent.end <= e for s, e, _ in ner):
+            continue   # "North American Free Trade": inside a name; "the Georgian Interior Ministry" names Georgia
+        nominal = abbreviation and last.dep_ not in ("amod", "compound", "nmod")
+        out.append(Toponym(ent.start_char, ent.end_char, ent.text, "demonyms", "GPE" if nominal else "NORP",
+                           country3=code, token_start=ent.start, token_end=ent.end))
     return out
 
 
@@ -349,8 +454,11 @@ def _sites(doc: Doc) -> list[Toponym]:
     roads ("Route 61") and bare words ("the Airport") are left out: no name, no place.
     """
     out = []
-    for token in doc:
-        if token.text not in _SITE_WORDS or token.i == 0:
+    # compare hashes in the token array: creating a Token object per word is the costly part
+    wanted = [doc.vocab.strings[w] for w in _SITE_WORDS if w in doc.vocab.strings]
+    for i in numpy.nonzero(numpy.isin(doc.to_array(ORTH), wanted))[0]:
+        token = doc[int(i)]
+        if token.i == 0:
             continue
         start = token.i
         while start > 0 and token.i - start < 3 and doc[start - 1].text[:1].isupper() \
