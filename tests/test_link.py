@@ -364,6 +364,35 @@ def test_every_link_says_why(stories):
             assert len(groups.components()) == 1, c.id     # the recorded links hold the cluster together
 
 
+def test_cli_clusters_as_of_and_one_cluster(stories, tmp_path):
+    from typer.testing import CliRunner
+
+    from tidings.cli import app
+
+    story_of, analyses = stories
+    names = _names(analyses)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    with Store(db) as store:
+        _linked(store, analyses)
+    runner = CliRunner()
+    early = runner.invoke(app, ["clusters", "--db", db, "--format", "json", "--as-of", "2025-03-09", "--limit", "500"])
+    assert early.exit_code == 0, early.output
+    kidal = [c for c in json.loads(early.stdout) if any(story_of[names[m["doc_id"]]] == "kidal" for m in c["members"])]
+    assert [(c["documents"], c["independent_sources"]) for c in kidal] == [(1, 1)]
+    later = runner.invoke(app, ["clusters", "--db", db, "--format", "json", "--limit", "500"])
+    kidal = [c for c in json.loads(later.stdout) if any(story_of[names[m["doc_id"]]] == "kidal" for m in c["members"])]
+    assert [(c["documents"], c["independent_sources"]) for c in kidal] == [(3, 2)]
+    shown = runner.invoke(app, ["cluster", kidal[0]["id"], "--db", db])
+    assert shown.exit_code == 0, shown.output
+    assert "reports as they arrived" in shown.output and "why the reports were linked" in shown.output
+    assert "casualties" in shown.output and "denied by Mali's army" in shown.output
+    table = runner.invoke(app, ["clusters", "--db", db, "--as-of", "2025-03-11", "--limit", "500"])
+    assert table.exit_code == 0 and "as of 2025-03-11" in table.output
+    timeline = runner.invoke(app, ["timeline", "Kidal", "--db", db, "--as-of", "2025-03-10", "--format", "json"])
+    assert timeline.exit_code == 0, timeline.output
+    assert [e["documents"] for e in json.loads(timeline.stdout)["events"]] == [2]
+
+
 # ----------------------------------------------------------------------------------------- origins
 
 def _chain(*links: tuple[str, str, bool]) -> list[Source]:

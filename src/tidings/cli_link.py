@@ -78,21 +78,24 @@ def clusters(
     type: Annotated[str | None, typer.Option("--type", help="PLOVER type.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many clusters.")] = 50,
     relink: Annotated[bool, typer.Option("--link/--no-link", help="Link new documents first.")] = True,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="As known on this date (YYYY-MM-DD): only reports "
+                                              "first published (else stored) by then.")] = None,
 ) -> None:
     """Events reported across documents: size, independent sources, contradictions."""
     _check_format(fmt)
     from tidings.link import clusters as list_clusters
     from tidings.link import link_pending
 
+    when = _date(as_of)
     with _store(db) as store:
         if relink:
             link_pending(store)
         found = list_clusters(store, min_size=min_size, min_sources=min_sources, type=type, limit=limit,
-                              with_members=fmt == "json")
+                              with_members=fmt == "json", as_of=when)
     if fmt == "json":
         _json([c.as_dict() for c in found])
         return
-    table = Table(pad_edge=False)
+    table = Table(pad_edge=False, title=f"as of {when}" if when else None)
     for column in ("cluster", "type", "source", "target", "place", "date", "reports", "docs", "sources",
                    "origins", "contradictions"):
         table.add_column(column, overflow="fold", no_wrap=column in ("cluster", "type", "reports", "sources"))
@@ -101,8 +104,55 @@ def clusters(
         sources = f"{c.independent_sources}" + (" anon" if c.anonymous_only else "")
         table.add_row(c.id, c.type + (f"/{c.mode}" if c.mode else ""), c.source or "", c.target or "",
                       c.place or "", date, str(c.size), str(c.documents), sources, "; ".join(c.origins),
-                      ", ".join(x.kind for x in c.contradictions))
+                      "; ".join(_disagreement(x) for x in c.contradictions))
     _out().print(table)
+
+
+def _disagreement(x: Any) -> str:
+    """'date: 2025-03-08 (AFP/anonymous) vs 2025-03-09 (Sahel Info/anonymous)'"""
+    sides = dict.fromkeys(f"{v} ({s})" if s else v for v, s in zip(x.values, x.sources or [""] * len(x.values),
+                                                                   strict=False))
+    return f"{x.kind}: " + " vs ".join(sides)
+
+
+def cluster(
+    cluster_id: Annotated[str, typer.Argument(help="Cluster id (or the id of a cluster merged into it).")],
+    db: DbOption = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """One cluster: its reports as they arrived, why they were linked, and where they disagree."""
+    _check_format(fmt)
+    from tidings.link import cluster as one_cluster
+
+    with _store(db) as store:
+        found = one_cluster(store, cluster_id)
+    if found is None:
+        _err().print(f"no cluster {cluster_id!r}", highlight=False)
+        raise typer.Exit(1)
+    if fmt == "json":
+        _json(found.as_dict())
+        return
+    c = found
+    _out().print(f"{c.id}  {c.type}{'/' + c.mode if c.mode else ''}  {c.source or '?'} → {c.target or '—'}  "
+                 f"at {c.place or '?'}  on {c.date_start or 'undated'}  ({c.independent_sources} independent "
+                 f"source(s): {'; '.join(c.origins)})", highlight=False, markup=False)
+    history = Table("first reported", "by", "outlet", "origins", "sources after", "document", pad_edge=False,
+                    title="reports as they arrived")
+    for h in c.history:
+        history.add_row(h["reported"] or "", h["reported_by"], h["outlet"] or "", "; ".join(h["origins"]),
+                        str(h["independent_sources"]), h["doc_id"])
+    _out().print(history)
+    links = Table("event", "event", "level", "rule", "actors", "place", "date", "similarity", pad_edge=False,
+                  title="why the reports were linked")
+    for why in c.links:
+        links.add_row(why["a"], why["b"], why["level"], why["rule"], why["actors"], why["place"], why["date"],
+                      f"{why['similarity']:.2f}")
+    _out().print(links)
+    for x in c.contradictions:
+        _out().print(f"[bold]{x.kind}[/bold]", highlight=False)
+        for value, source, sentence in zip(x.values, x.sources or [""] * len(x.values),
+                                           x.evidence or [""] * len(x.values), strict=False):
+            _out().print(f"  {value} — {source}: {sentence}", highlight=False, markup=False)
 
 
 def graph(
@@ -143,6 +193,7 @@ def timeline(
     db: DbOption = None,
     fmt: FormatOption = "table",
     limit: Annotated[int, typer.Option(help="At most this many events.")] = 200,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="As known on this date (YYYY-MM-DD).")] = None,
 ) -> None:
     """Real-world events about an actor or at a place, oldest first (and who controlled the place)."""
     _check_format(fmt)
@@ -152,7 +203,7 @@ def timeline(
 
     with _store(db) as store:
         link_pending(store)
-        found = clusters_timeline(store, query, limit=limit)
+        found = clusters_timeline(store, query, limit=limit, as_of=_date(as_of))
         control = build_graph(store, place=query).control_history(query)
     if fmt == "json":
         _json({"events": [c.as_dict() for c in found], "control": [c.__dict__ for c in control]})
@@ -281,6 +332,7 @@ def register(app: typer.Typer) -> None:
     """Add the across-articles verbs to the tidings command."""
     app.command("link")(link)
     app.command("clusters")(clusters)
+    app.command("cluster")(cluster)
     app.command("graph")(graph)
     app.command("timeline")(timeline)
     app.command("alerts")(alerts)

@@ -586,7 +586,7 @@ def assess(a: Member, b: Member) -> Match:
         return _NO_MATCH
     place, when = place_relation(a, b), date_relation(a, b)
     if (a.doc_id == b.doc_id and a.evidence and a.evidence == b.evidence and a.type == b.type
-            and place in ("same", "contains", "unknown") and when in ("overlap", "window")):
+            and place in ("same", "contains", "unknown") and when in ("overlap", "window") and not _turned(a, b)):
         # one sentence, one act told in parts: coordinated parties ("the army and the RSF signed"), or the
         # perpetrator in one clause and the dead in another ("drones struck the market, killing 21")
         return Match(STRONG, type="same", actors="parts of one sentence", place=place, date=when, similarity=1.0,
@@ -650,6 +650,15 @@ def _decide(a: Member, b: Member, compatible: bool, strong_actor: bool, rel: Rel
         if place == "unknown" and (rel == (2, 2) or similar() >= SIMILAR):
             return WEAK, "undated, no place: the same actors or similar sentences"
     return 0, ""
+
+
+def _turned(a: Member, b: Member) -> bool:
+    """One's target is the other's source: an act and the act against its doer (the navy foiled the
+    pirates who attacked the ship) — two acts, even in one sentence."""
+    return bool(_actor_relation(a.source_code, a.source_name, a.source_country, a.source_sector,
+                                b.target_code, b.target_name, b.target_country, b.target_sector)
+                or _actor_relation(a.target_code, a.target_name, a.target_country, a.target_sector,
+                                   b.source_code, b.source_name, b.source_country, b.source_sector))
 
 
 def _gap(a: Member, b: Member) -> int:
