@@ -393,6 +393,38 @@ def test_cli_clusters_as_of_and_one_cluster(stories, tmp_path):
     assert [e["documents"] for e in json.loads(timeline.stdout)["events"]] == [2]
 
 
+def test_api_clusters_as_of(stories, tmp_path, engine):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from tidings.api import create_app
+
+    story_of, analyses = stories
+    names = _names(analyses)
+    db = f"sqlite:///{tmp_path / 'api.db'}"
+    with Store(db) as store:
+        _linked(store, analyses)
+    with TestClient(create_app(db, engine=engine, deliver_webhooks=False)) as api:
+        def jeddah(as_of: str | None) -> list[dict[str, Any]]:
+            params = {"limit": 500, **({"as_of": as_of} if as_of else {})}
+            page = api.get("/api/clusters", params=params)
+            assert page.status_code == 200, page.text
+            out = []
+            for c in page.json()["clusters"]:
+                full = api.get(f"/api/clusters/{c['id'].split('~')[0]}").json()
+                if any(story_of[names[m["doc_id"]]] == "jeddah" for m in full["members"]):
+                    out.append(c)
+            return out
+
+        before = jeddah("2025-04-05")          # the wire and its copy: no denial yet
+        assert [c["documents"] for c in before] == [2]
+        assert "denial" not in {x["kind"] for x in before[0]["contradictions"]}
+        after = jeddah(None)
+        assert [c["documents"] for c in after] == [4]
+        denial = next(x for x in after[0]["contradictions"] if x["kind"] == "denial")
+        assert denial["sources"] == ["Rapid Support Forces"] and denial["evidence"]
+
+
 # ----------------------------------------------------------------------------------------- origins
 
 def _chain(*links: tuple[str, str, bool]) -> list[Source]:

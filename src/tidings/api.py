@@ -701,11 +701,13 @@ def create_app(db: str | None = None, *, engine: Any = None,
                  min_sources: Annotated[int, Query(ge=0, le=_MAX_OFFSET, description="At least this many "
                                                    "independent sources.")] = 0,
                  limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
-                 offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0) -> ClusterPage:
+                 offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
+                 as_of: Annotated[dt.date | None, Query(description="As known on this day: only reports first "
+                                                        "published (else stored) by then.")] = None) -> ClusterPage:
         """Real-world events reported across articles, biggest first: members, independent sources
         (by origin, not by outlet), contradictions. Needs the across-article layer (else 501)."""
         found = layer.clusters(store, type=type, min_size=min_size, min_sources=min_sources, limit=limit,
-                               offset=offset)
+                               offset=offset, as_of=as_of)
         return ClusterPage(limit=limit, offset=offset, clusters=found)
 
     @app.get("/api/clusters/{cluster_id}", tags=["across articles"], responses=_LAYER_ERRORS)
@@ -826,9 +828,10 @@ class _AcrossArticles:
             log.exception("linking the new documents failed; run `tidings link` to retry")
 
     def clusters(self, store: Store, *, type: str | None, min_size: int, min_sources: int, limit: int,
-                 offset: int) -> list[dict[str, Any]]:
+                 offset: int, as_of: dt.date | None = None) -> list[dict[str, Any]]:
         link = self.need(self.link, "tidings.link", "clusters")
-        found = link.clusters(store, type=type, min_size=min_size, min_sources=min_sources, limit=limit + offset)
+        found = link.clusters(store, type=type, min_size=min_size, min_sources=min_sources, limit=limit + offset,
+                              as_of=as_of)
         return [c.as_dict() for c in found[offset:]]
 
     def cluster(self, store: Store, cluster_id: str) -> dict[str, Any] | None:
