@@ -99,6 +99,7 @@ def test_relations_as_of_a_date(store):
     assert {(r.counterpart, r.relation) for r in later} == {("SYRGOV", "cooperation"), ("SYRGOV", "hostility")}
     known = kg.relations("IRN")   # the undated history counts from the day it was published (day 20)
     assert next((r.relation, r.last) for r in known) == ("aid", D + dt.timedelta(days=20))
+    assert kg.relations("IRN", as_of=D + dt.timedelta(days=16), known_by=D + dt.timedelta(days=16)) == []
     rebels = kg.relations("SYRREB", as_of=D + dt.timedelta(days=15))
     assert {(r.counterpart, r.relation, r.active) for r in rebels if r.relation == "controls"} == {
         ("place:169577", "controls", False)}   # lost Homs on day 10
@@ -178,7 +179,11 @@ def test_cli_graph_and_timeline(tmp_path):
         store.save_many(STORIES)
     runner = CliRunner()
     out = tmp_path / "irn.graphml"
-    result = runner.invoke(app, ["graph", "IRN", "--db", store.url, "--as-of", "2024-12-16",
+    # Iran's quarrel with Damascus happened on day 15 but was first reported on day 20: unknown on day 16
+    result = runner.invoke(app, ["graph", "IRN", "--db", store.url, "--as-of", "2024-12-16"])
+    assert result.exit_code == 0, result.output
+    assert "hostility" not in result.output
+    result = runner.invoke(app, ["graph", "IRN", "--db", store.url, "--as-of", "2024-12-21",
                                  "--export", "graphml", str(out)])
     assert result.exit_code == 0, result.output
     assert "hostility" in result.output and out.exists()

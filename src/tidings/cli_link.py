@@ -158,7 +158,8 @@ def cluster(
 def graph(
     actor: Annotated[str, typer.Argument(help="Actor code (prefix) or name.")],
     db: DbOption = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Relations known by this date (YYYY-MM-DD).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Relations in force and reported by this date "
+                                              "(YYYY-MM-DD): what was known then.")] = None,
     export: Annotated[tuple[str, Path] | None, typer.Option(
         help="Write the graph: --export graphml PATH or --export json PATH.")] = None,
     whole: Annotated[bool, typer.Option(help="Export the whole graph, not only the actor's neighbourhood.")] = False,
@@ -173,7 +174,7 @@ def graph(
     with _store(db) as store:
         link_pending(store)
         kg = build_graph(store, actor=None if whole else actor)
-    found = kg.relations(actor, as_of=when)
+    found = kg.relations(actor, as_of=when, known_by=when)
     table = Table(pad_edge=False, title=f"{actor} — relations" + (f" as of {when}" if when else ""))
     for column in ("relation", "dir", "counterpart", "first", "last", "reports", "active"):
         table.add_column(column, overflow="fold")

@@ -210,16 +210,21 @@ class KnowledgeGraph:
                 found.add(node)
         return found
 
-    def relations(self, actor: str, as_of: dt.date | None = None) -> list[Relation]:
-        """The actor's relations known by ``as_of`` (default: all), one line per counterpart, kind and
-        direction, most recent first. A "controls" line is ``active`` if the actor still held it then."""
+    def relations(self, actor: str, as_of: dt.date | None = None, known_by: dt.date | None = None) -> list[Relation]:
+        """The actor's relations in force by ``as_of`` (default: all), one line per counterpart, kind and
+        direction, most recent first. A "controls" line is ``active`` if the actor still held it then.
+        ``known_by`` leaves out relations first reported after that day (what was known then: the CLI's
+        ``--as-of`` passes the same day as both)."""
         nodes = self.nodes_for(actor)
         lines: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
         for u, v, data in self.graph.edges(data=True):
             if u not in nodes and v not in nodes:
                 continue
-            when = data["start"] or data.get("reported")
+            when, first_reported = data["start"] or data.get("reported"), data.get("reported")
             if as_of is not None and (when is None or when > as_of):
+                continue
+            # a capture on the 1st first reported on the 10th is not known on the 5th
+            if known_by is not None and first_reported is not None and first_reported > known_by:
                 continue
             direction, other = ("out", v) if u in nodes else ("in", u)
             lines[(other, data["relation"], direction)].append(data)
