@@ -19,10 +19,11 @@ __all__ = ["MAX_BYTES", "MAX_CHARS", "InputFailure", "InputItem", "read_html", "
 
 #: Articles are rarely above 200 kB; anything over this is almost surely not one article.
 MAX_BYTES = 10 * 1024 * 1024
-#: The longest text analysed, in characters (about 300 pages); longer ones are refused with E119. Texts
-#: over spaCy's own limit (1,000,000) are parsed in parts (see ``tidings.pipeline.CHUNK_CHARS``), at
-#: roughly a minute per million characters; ``TIDINGS_MAX_CHARS`` changes the limit.
-MAX_CHARS = 2_000_000
+#: The longest text analysed, in characters (spaCy's own default limit, some 150 pages); longer ones are
+#: refused with E119. Texts over ``tidings.pipeline.CHUNK_CHARS`` are parsed in parts, so the limit is ours,
+#: not spaCy's: ``TIDINGS_MAX_CHARS`` changes it. Coding time grows faster than the length (some stages
+#: look at every entity per sentence), so texts near the limit take minutes, not seconds.
+MAX_CHARS = 1_000_000
 # NUL and the C0/C1 control characters other than tab, line feed, form feed and carriage return: no news
 # text needs them, PostgreSQL refuses NUL outright, and SQLite would store it. Removed on reading, the same
 # for every source and every backend.
