@@ -464,6 +464,33 @@ def test_batch_keeps_every_document_around_a_long_one(tmp_path: Path, db_url: st
         _check_offsets(analysis)
 
 
+@pytest.mark.slow
+def test_batch_with_worker_processes_keeps_every_document_around_a_long_one(tmp_path: Path, engine: Any,
+                                                                            small_limits: Any) -> None:
+    """spaCy's worker processes never see a text over the limit: long ones are parsed in parts in the main
+    process, in order with the stream."""
+    from tidings.scale import run_batch
+
+    db = f"sqlite:///{tmp_path / 'w2.db'}"
+    stats = run_batch([_corpus(tmp_path)], [db], local_engine=engine, workers=2, batch_size=2)
+    assert (stats.done, stats.failed) == (6, 1)
+    with Store(db) as store:
+        assert store.stats()["documents"] == 6
+        assert [e["code"] for e in store.errors()] == ["E119"]
+
+
+def test_split_text_covers_the_text_and_cuts_at_paragraphs_then_sentences() -> None:
+    text = "\n\n".join(f"Paragraph {n}. It has two sentences." for n in range(200))
+    parts = pipeline.split_text(text, 500)
+    assert "".join(text[a:b] for a, b in parts) == text and all(b - a <= 500 for a, b in parts)
+    assert all(text[b - 2:b] == "\n\n" for _a, b in parts[:-1])            # after a paragraph break
+    one = "One sentence here. " * 100                                       # no breaks: sentence ends
+    parts = pipeline.split_text(one, 300)
+    assert all(one[b - 2:b] == ". " for _a, b in parts[:-1])
+    blob = "x" * 1000                                                        # nothing to cut at: hard cuts
+    assert pipeline.split_text(blob, 300) == [(0, 300), (300, 600), (600, 900), (900, 1000)]
+
+
 def test_follow_keeps_every_item_around_a_long_one(server: HostileServer, store: Store, engine: Any,
                                                    small_limits: Any) -> None:
     from tidings.ingest.feeds import FollowPolicy, poll_feed
@@ -606,6 +633,28 @@ def test_a_webhook_the_policy_refuses_is_never_contacted(tmp_path: Path, engine:
         stored = alerts(store)
     assert stored and all(not a.delivered and (a.last_error or "").startswith("gave up") for a in stored)
     assert all(("E115" in a.last_error or "E110" in a.last_error) for a in stored)  # type: ignore[operator]
+
+
+def test_the_webhooks_verb_delivers_what_is_due(server: HostileServer, tmp_path: Path, engine: Any,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tidings.cli import app
+    from tidings.watch import WatchRule, add_rule, alerts
+
+    monkeypatch.setenv("TIDINGS_ALLOW_NETWORKS", "127.0.0.0/8")
+    server.route("/hook", server.page(b"ok", "text/plain"))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text(SAMPLE, "utf-8")
+    db = f"sqlite:///{tmp_path / 'v.db'}"
+    with Store(db) as store:
+        add_rule(store, WatchRule(name="everything", webhook=server.url("/hook")))
+    service.analyze_paths([folder], db=db, engine=engine, published="2024-12-07", deliver_for=0)
+    with Store(db) as store:
+        assert all(a.last_error == "queued" for a in alerts(store))
+    result = runner.invoke(app, ["webhooks", "--db", db, "--budget", "30"])
+    assert result.exit_code == 0 and "0 failed" in result.output, result.output
+    with Store(db) as store:
+        assert all(a.delivered for a in alerts(store))
 
 
 def test_a_webhook_is_delivered_once_it_answers(server: HostileServer, tmp_path: Path, engine: Any,
