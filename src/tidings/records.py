@@ -76,9 +76,9 @@ class Place(_Record):
     admin1_code: str | None = None   # GeoNames admin1 code ("SY.11")
     lat: float | None = None
     lon: float | None = None
-    feature: str = "city"            # country, admin1, city, site
+    feature: str = "city"            # the level: country, admin1, admin2, city, site (also region, continent)
     population: int | None = None
-    precision: str = "exact"         # exact, admin1, country, unresolved
+    precision: str = "exact"         # exact (the place's own point), city (a site at its town's point), or the level
     span: Span | None = None
 
 

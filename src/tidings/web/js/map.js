@@ -74,7 +74,7 @@ export class MapView {
       let g = groups.get(key);
       if (!g) {
         g = { key, lat: row.place_lat, lon: row.place_lon, place: row.place_name, country: row.place_country,
-              type: row.type, modality: row.modality, ids: [], weight: 0 };
+              level: row.place_feature || "city", type: row.type, modality: row.modality, ids: [], weight: 0 };
         groups.set(key, g);
       }
       g.ids.push(row.id);
@@ -143,6 +143,7 @@ export class MapView {
     }
     for (const m of this.markers) {
       drawMarker(ctx, m.x, m.y, m.r, typeColor(m.type), m.modality, m.ids.includes(this.selectedId));
+      if (AREA_LEVELS.has(m.level)) drawAreaHalo(ctx, m.x, m.y, m.r);
     }
     if (t.k >= LABEL_FROM_ZOOM) this.renderLabels(labels);
   }
@@ -184,7 +185,8 @@ export class MapView {
     if (!m) { this.tooltip.hidden = true; return; }
     const rect = this.canvas.getBoundingClientRect();
     this.tooltip.hidden = false;
-    this.tooltip.textContent = `${m.place}: ${m.ids.length} ${m.type} event${m.ids.length > 1 ? "s" : ""} (${m.modality})`;
+    const where = AREA_LEVELS.has(m.level) ? `${m.place} (somewhere in this ${m.level})` : m.place;
+    this.tooltip.textContent = `${where}: ${m.ids.length} ${m.type} event${m.ids.length > 1 ? "s" : ""} (${m.modality})`;
     this.tooltip.style.left = `${event.clientX - rect.left + 12}px`;
     this.tooltip.style.top = `${event.clientY - rect.top + 12}px`;
   }
@@ -192,8 +194,18 @@ export class MapView {
   // Markers in page coordinates (for tests and accessibility tooling).
   markerPositions() {
     const rect = this.canvas.getBoundingClientRect();
-    return this.markers.map((m) => ({ place: m.place, country: m.country, type: m.type, modality: m.modality,
+    return this.markers.map((m) => ({ place: m.place, country: m.country, level: m.level, type: m.type, modality: m.modality,
       ids: m.ids, x: rect.left + m.x, y: rect.top + m.y, r: m.r,
       visible: m.x >= 0 && m.y >= 0 && m.x <= rect.width && m.y <= rect.height }));
   }
+}
+
+// A country- or province-level place is an area, not a point: its marker gets a dashed halo.
+const AREA_LEVELS = new Set(["country", "admin1", "region", "continent"]);
+
+function drawAreaHalo(ctx, x, y, r) {
+  ctx.save();
+  ctx.setLineDash([3, 3]); ctx.lineWidth = 1.2; ctx.strokeStyle = "rgba(60,60,60,.7)";
+  ctx.beginPath(); ctx.arc(x, y, r + 5, 0, 2 * Math.PI); ctx.stroke();
+  ctx.restore();
 }
