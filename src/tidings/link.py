@@ -643,11 +643,11 @@ def _decide(a: Member, b: Member, compatible: bool, strong_actor: bool, rel: Rel
     if when == "window" and strong_actor:
         if place == "same":
             return STRONG, "undated: same place and source"
-        if place in ("near", "contains"):
+        if place == "near" or (place == "contains" and similar() >= SIMILAR / 2):
             return WEAK, f"undated: place {place}, same source"
         if place == "unknown" and denial and (rel[0] == 2 or all(rel)) and similar() >= SIMILAR / 2:
             return WEAK, "a party's denial"
-        if place == "unknown" and (rel == (2, 2) or similar() >= SIMILAR):
+        if place == "unknown" and ((rel == (2, 2) and similar() >= SIMILAR / 2) or similar() >= SIMILAR):
             return WEAK, "undated, no place: the same actors or similar sentences"
     return 0, ""
 
