@@ -586,7 +586,7 @@ def test_reruns_add_no_error_rows_and_skip_unchanged_documents(tmp_path: Path, d
 
 # ------------------------------------------------------------------------------------------ webhooks
 
-def _analyse_with_rule(tmp_path: Path, engine: Any, webhook: str, db: str | None = None
+def _analyse_with_rule(tmp_path: Path, engine: Any, webhook: str, db: str | None = None, deliver_for: float = 3.0
                        ) -> tuple[service.AnalyzeResult, str]:
     from tidings.watch import WatchRule, add_rule
 
@@ -596,7 +596,8 @@ def _analyse_with_rule(tmp_path: Path, engine: Any, webhook: str, db: str | None
     folder = tmp_path / "docs"
     folder.mkdir(exist_ok=True)
     (folder / "a.txt").write_text(SAMPLE, "utf-8")
-    return service.analyze_paths([folder], db=db, engine=engine, published="2024-12-07", deliver_for=3.0), db
+    return service.analyze_paths([folder], db=db, engine=engine, published="2024-12-07",
+                                 deliver_for=deliver_for), db
 
 
 def test_a_webhook_that_never_answers_does_not_hold_up_analysis(server: HostileServer, tmp_path: Path, db_url: str,
@@ -655,6 +656,24 @@ def test_the_webhooks_verb_delivers_what_is_due(server: HostileServer, tmp_path:
     assert result.exit_code == 0 and "0 failed" in result.output, result.output
     with Store(db) as store:
         assert all(a.delivered for a in alerts(store))
+
+
+def test_an_entry_another_worker_took_is_not_sent_twice(server: HostileServer, tmp_path: Path, engine: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tidings.watch import _claim, deliver_pending, outbox_table
+
+    monkeypatch.setenv("TIDINGS_ALLOW_NETWORKS", "127.0.0.0/8")
+    server.route("/hook", server.page(b"ok", "text/plain"))
+    _result, db = _analyse_with_rule(tmp_path, engine, server.url("/hook"), deliver_for=0)
+    with Store(db) as store:
+        with store.read() as conn:
+            rows = list(conn.execute(outbox_table.select().where(outbox_table.c.status == "pending")))
+        assert len(rows) > 1
+        first = rows[0]
+        assert _claim(store, first, lease=60) and not _claim(store, first, lease=60)   # one taker only
+        report = deliver_pending(store, budget=30)
+    posts = sum(1 for method, _, _ in server.requests if method == "POST")
+    assert report.delivered == len(rows) - 1 and posts == report.delivered
 
 
 def test_a_webhook_is_delivered_once_it_answers(server: HostileServer, tmp_path: Path, engine: Any,

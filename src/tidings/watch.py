@@ -573,7 +573,7 @@ def deliver_pending(store: Store, *, budget: float = 10.0, limit: int = 100, now
                 error, retry = failed_urls[row.url]
                 _record_attempt(store, row, error, retry, report, failed_urls, tried=False)
                 continue
-            if left <= 0.05:
+            if left <= 0.05 or not _claim(store, row, lease=left + 60):
                 report.left += 1
                 continue
             error, retry = setup_error, False
@@ -589,6 +589,18 @@ def deliver_pending(store: Store, *, budget: float = 10.0, limit: int = 100, now
         if own and client is not None:
             client.close()
     return report
+
+
+def _claim(store: Store, row: Any, lease: float) -> bool:
+    """Take one entry for this worker: pushes its time forward by ``lease`` seconds, only if nobody else did
+    since it was read. Two workers (``tidings serve --workers 2``, or ``tidings webhooks`` while ``analyze``
+    delivers) never send the same alert twice; an entry whose worker died is sent again after the lease."""
+    o = outbox_table.c
+    with store.write() as conn:
+        taken = conn.execute(outbox_table.update().where(
+            o.id == row.id, o.status == "pending", o.next_attempt_at == row.next_attempt_at).values(
+            next_attempt_at=_now() + dt.timedelta(seconds=lease)))
+        return bool(taken.rowcount)
 
 
 def _record_attempt(store: Store, row: Any, error: str | None, retry: bool, report: DeliveryReport,
