@@ -139,8 +139,8 @@ def _inside_name(span: SpacySpan, ner: list[tuple[int, int, str]]) -> bool:
     for start, end, label in ner:
         if label not in _NAME_LABELS or end - start <= len(span) or not (start <= span.start and span.end <= end):
             continue
-        if label == "PERSON":
-            return True
+        if label in ("PERSON", "PRODUCT"):
+            return True   # "Georgia Stevens", "Toyota Corolla"
         before = doc[span.start - 1] if span.start > start else None
         if span.end == end and before is not None and before.text[:1].isupper() and before.lower_ != "the":
             return True
@@ -159,6 +159,9 @@ def _entities(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
             continue
         if ent.ent_id_ and ner and _inside_name(ent, ner) or _dedication(ent):
             continue
+        if ent.label_ == "FAC" and not ent.ent_id_ and len(ent) > 1 \
+                and all(t.text in _GENERIC_SITE_WORDS for t in ent[:-1]):
+            continue   # "City Hall", "County Road": no name, no place
         parts = _comma_parts(ent, gazetteer)
         if parts:
             out += parts
@@ -324,6 +327,8 @@ def _hyphen_parts(ent: SpacySpan, gazetteer: Gazetteer) -> list[Toponym]:
 def _leading_place(doc: Doc, first: int, end: int, gazetteer: Gazetteer) -> SpacySpan | None:
     for stop in range(min(end - 1, first + 4), first, -1):
         head = doc[first:stop]
+        if head[-1].lower_ in _TYPE_WORDS and head[-1].text not in _AREA_WORDS:
+            continue   # "Lansing State Journal": "State" belongs to the paper's name
         if doc[stop - 1].is_punct or doc[stop].is_punct and doc[stop].lower_ != "'s":
             continue
         if _good_place(head, gazetteer):
@@ -496,6 +501,8 @@ def _strip(t: Toponym, doc: Doc) -> Toponym:
                 continue
             text, end = text[:-len(suffix)], end - len(suffix)
             break
+    if "." in text and not text.endswith(".") and doc.text[end:end + 1] == "." and len(text) <= 6:
+        text, end = text + ".", end + 1   # "W.Va" + "." : the tokenizer took the abbreviation's period
     if (start, end) == (t.start, t.end):
         return t
     if lookup and lookup.startswith(_LEADING):
