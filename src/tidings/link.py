@@ -89,7 +89,9 @@ class Rules:
 
     @property
     def max_slack(self) -> int:
-        return max(self.date_slack.values(), default=2)
+        """The widest slack between two *dated* members (the candidate lookup widens by it): months and
+        years are longer than MAX_WINDOW_DAYS, so such members count as undated and never use theirs."""
+        return max((v for k, v in self.date_slack.items() if k not in ("month", "year")), default=2)
 
 
 @functools.cache
