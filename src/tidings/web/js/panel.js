@@ -62,7 +62,14 @@ function corroboration(c) {
     c.anonymous_only ? el("span", { class: "anon-flag" }, " ⚠ anonymous sources only") : null,
     c.origins?.length ? el("span", { class: "hint" }, ` (${c.origins.join(" · ")})`) : null,
     c.contradictions?.length ? el("span", { class: "error" },
-      ` — ${c.contradictions.length} contradiction(s): ${c.contradictions.map((x) => x.kind).join(", ")}`) : null);
+      ` — ${c.contradictions.length} contradiction(s): ${c.contradictions.map(disagreement).join("; ")}`) : null);
+}
+
+// "date: 2025-03-08 (AFP/anonymous) vs 2025-03-09 (Sahel Info/anonymous)": each side with who says so.
+function disagreement(x) {
+  const sides = (x.values || []).map((v, i) => (x.sources && x.sources[i] ? `${v} (${x.sources[i]})` : v));
+  const distinct = [...new Set(sides)];
+  return distinct.length ? `${x.kind}: ${distinct.join(" vs ")}` : x.kind;
 }
 
 export function renderDetail(container, detail) {
