@@ -349,6 +349,20 @@ def test_as_of_answers_what_was_known_then(stories):
         assert [c.documents for c in link.timeline(store, "Kidal", as_of=dt.date(2025, 3, 10))] == [2]
 
 
+def test_as_of_on_a_database_linked_before_links_were_stored(stories):
+    """Clusters linked by an older version have no stored links: as-of finds them again, not singletons."""
+    _story_of, analyses = stories
+    with _memory_store() as store:
+        _linked(store, analyses)
+        now = {frozenset(m.event_id for m in c.members) for c in link.clusters(store, limit=None, with_members=True)}
+        with store.write() as conn:
+            conn.execute(link.links_table.delete())
+        late = dt.date(2030, 1, 1)
+        then = {frozenset(m.event_id for m in c.members)
+                for c in link.clusters(store, limit=None, with_members=True, as_of=late)}
+    assert then == now
+
+
 def test_every_link_says_why(stories):
     _story_of, analyses = stories
     with _memory_store() as store:

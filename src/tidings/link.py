@@ -1625,19 +1625,29 @@ def clusters_as_of(store: Store, as_of: dt.date, *, min_size: int = 1, min_sourc
         members: list[Member] = []
         for i in range(0, len(known_docs), 500):
             members += iter_members(conn, [_m.doc_id.in_(known_docs[i:i + 500])])
-        by_cluster = _by_cluster(members)
         groups = _UnionFind()
         for m in members:
             groups.add(m.event_id)
+        linked: set[str] = set()
         for link_ in links_of(conn, [m.event_id for m in members]):
             groups.union(link_["a"], link_["b"])
-        index = {m.event_id: m for m in members}
-        for cid, ms in sorted(by_cluster.items()):
-            inside = {m.event_id for m in ms}
-            comps = sorted(({x for x in comp if x in inside} for comp in groups.components()
-                            if comp & inside), key=lambda comp: min(index[x].seq for x in comp))
-            for n, comp in enumerate(comps):
-                part = sorted((index[x] for x in comp), key=lambda m: m.seq)
+            linked.update((link_["a"], link_["b"]))
+        by_cluster = _by_cluster(members)
+        for ms in by_cluster.values():
+            if len(ms) > 1 and not any(m.event_id in linked for m in ms):
+                # linked before links were stored (an older database): find its links again
+                for comp in _components(ms, _by_doc(ms)):
+                    first = next(iter(comp))
+                    for m in comp:
+                        groups.union(first.event_id, m.event_id)
+        parts: dict[tuple[str, Any], list[Member]] = defaultdict(list)
+        for m in members:
+            parts[(m.cluster_id, groups.find(m.event_id))].append(m)
+        by_id: dict[str, list[list[Member]]] = defaultdict(list)
+        for (cid, _root), part in parts.items():
+            by_id[cid].append(sorted(part, key=lambda m: m.seq))
+        for cid, comps in sorted(by_id.items()):
+            for n, part in enumerate(sorted(comps, key=lambda p: p[0].seq)):
                 found.append(_cluster_in_memory(conn, cid if n == 0 else f"{cid}~{n}", part, docs, with_members))
     found = [c for c in found if c.size >= min_size and c.independent_sources >= min_sources
              and (not type or c.type == type.upper())]
