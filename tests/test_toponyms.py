@@ -178,3 +178,21 @@ def test_ablation_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert steps_enabled() == frozenset(STEPS)
     monkeypatch.setenv("TIDINGS_PLACE_STEPS_OFF", "demonyms, orgs")
     assert steps_enabled() == frozenset(STEPS) - {"demonyms", "orgs"}
+
+
+def test_nearness_to_the_documents_towns_decides_between_namesakes() -> None:
+    gaz = Gazetteer.open()
+    assert gaz.resolve("Paris", context={"US": 1.0}).country == "FR"   # type: ignore[union-attr]
+    texas = gaz.resolve("Paris", context={"US": 1.0, "@33,-96": 1.0})   # a town named near Dallas
+    tennessee = gaz.resolve("Paris", context={"US": 1.0, "@36,-89": 1.0})
+    assert texas is not None and texas.admin1_code == "US.TX"
+    assert tennessee is not None and tennessee.admin1_code == "US.TN"
+
+
+def test_towns_vote_for_their_grid_cell() -> None:
+    from tidings.places import context_of
+    from tidings.records import Place
+
+    ctx = context_of([Place(name="Sherman", country="US", admin1_code="US.TX", lat=33.64, lon=-96.61,
+                            feature="city"), Place(name="Texas", country="US", feature="admin1", lat=31.0, lon=-99.0)])
+    assert ctx["@33,-97"] == 0.5 and not any(key.startswith("@31") for key in ctx)

@@ -72,6 +72,7 @@ _BATCH_DOCUMENTS = 200        # documents per write transaction
 # A bare country code (IRN) stands for the state: it is compatible with its state organs (IRNMIL), not with
 # groups opposing or outside the state (SYRREB is not SYR).
 _STATE_SECTORS = frozenset({"GOV", "MIL", "COP", "SPY", "JUD", "LEG"})
+_PEOPLE = "*"   # sector of a bare country code that names a people ("Nigerians"), not the state
 _ASSERTING = frozenset({"asserted", "reported", "hedged"})
 _NEWS_KINDS = frozenset({"outlet", "agency"})
 _FEATURE_RANK = {"site": 3, "city": 2, "admin1": 1, "country": 0}
@@ -317,9 +318,9 @@ def member_of(event: Event, *, outlet: str | None, published: dt.date | None) ->
         when_start=event.when.start or event.when.end, when_end=event.when.end or event.when.start,
         granularity=event.when.granularity,
         source_code=src.code if src else None, source_name=src.name if src else None,
-        source_country=src.country if src else None, source_sector=src.sector if src else None,
+        source_country=src.country if src else None, source_sector=_sector(src),
         target_code=tgt.code if tgt else None, target_name=tgt.name if tgt else None,
-        target_country=tgt.country if tgt else None, target_sector=tgt.sector if tgt else None,
+        target_country=tgt.country if tgt else None, target_sector=_sector(tgt),
         place_gid=place.geonameid if place else None, place_name=place.name if place else None,
         place_country3=(place.country3 or place.country) if place else None,
         place_admin1=place.admin1_code if place else None, place_feature=place.feature if place else None,
@@ -327,6 +328,16 @@ def member_of(event: Event, *, outlet: str | None, published: dt.date | None) ->
         origin=origin, origin_org=org, origin_anonymous=anonymous, origin_label=label,
         source_key=_key(src), target_key=_key(tgt),
         evidence=(sentence.text.strip() if sentence else "")[:500])
+
+
+def _sector(actor: Actor | None) -> str | None:
+    """The actor's sector; for a bare country code naming a group ("Nigerians" coded NGA, kind group),
+    :data:`_PEOPLE`: the people of the country, not its state."""
+    if actor is None:
+        return None
+    if actor.code and len(actor.code) == 3 and actor.kind == "group" and actor.country and not actor.sector:
+        return _PEOPLE
+    return actor.sector
 
 
 def _key(actor: Actor | None) -> str | None:
@@ -406,8 +417,10 @@ def _actor_relation(a_code: str | None, a_name: str | None, a_country: str | Non
                 return 1 if y_code[3:6] == x_code or y_code[:3] == x_code else 0
         if a_code[:3] != b_code[:3]:   # different countries (and the candidate lookup relies on it)
             return 0
-        short, long_ = sorted((a_code, b_code), key=len)
+        (short, short_sector), (long_, _) = sorted(((a_code, a_sector), (b_code, b_sector)), key=lambda x: len(x[0]))
         if long_.startswith(short):
+            if len(short) == 3 and short_sector == _PEOPLE:
+                return 1      # "Nigerians", "Iranians": the people of a country, whoever among them acts
             bare_state = len(short) == 3
             return 1 if not bare_state or long_[3:6] in _STATE_SECTORS else 0
         if a_country and a_sector and (a_country, a_sector) == (b_country, b_sector):
