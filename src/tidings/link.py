@@ -23,10 +23,18 @@ Why it works the way it does:
   ("The New York Times/anonymous"); an outlet's unattributed claim is dropped when the same outlet also
   names where it got the story. Near-duplicate texts (syndicated copies, shingle resemblance ≥
   :data:`NEAR_DUPLICATE`) count once.
+* **Reporting differs; the differences are kept.** What the linker knows about types (symmetric,
+  compatible, modes that matter, date slack by granularity, casualty words) is data in
+  ``data/plover.json`` (``linking``). A city within the country another report names, a date a day or two
+  off, "Iranian personnel" within IRN, a party's denial: each is a (weak) link, and the disagreement it
+  carries becomes a contradiction of the cluster — with both sides' sources and sentences — rather than
+  a split. Every accepted link is stored with why it was taken (:class:`Match`, ``cluster_links``).
+* **As of.** A report is known from its publication date (else the day it was stored); clusters as they
+  stood on a day are the components of the stored links among the reports known by then.
 * **Cluster ids are stable.** An id is derived from the cluster's first member and never changes when
   members are added; when two clusters merge, the older id survives and the other becomes an alias.
 
-Tables (``linked_documents``, ``clusters``, ``cluster_members``, ``cluster_aliases``) live in the store's
+Tables (``linked_documents``, ``clusters``, ``cluster_members``, ``cluster_aliases``, ``cluster_links``) live in the store's
 database, written with SQLAlchemy Core only (no dialect-specific SQL).
 """
 
