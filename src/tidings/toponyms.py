@@ -142,8 +142,9 @@ def _inside_name(span: SpacySpan, ner: list[tuple[int, int, str]]) -> bool:
         if label in ("PERSON", "PRODUCT"):
             return True   # "Georgia Stevens", "Toyota Corolla"
         before = doc[span.start - 1] if span.start > start else None
-        if span.end == end and before is not None and before.text[:1].isupper() and before.lower_ != "the":
-            return True
+        if span.end == end and before is not None and before.text[:1].isupper() and before.lower_ != "the" \
+                and not (before.text.isupper() and len(before.text) > 1):
+            return True   # "United Russia"; but "CTV Winnipeg", a broadcaster's station, names the city
     return False
 
 
@@ -406,6 +407,8 @@ def _demonyms(doc: Doc) -> list[Toponym]:
         letters = ent.text.replace(".", "")
         abbreviation = (letters.isupper() and len(letters) <= 4 and not (after is not None and after.is_currency)
                         and last.dep_ in _NOMINAL_DEPS | {"amod", "compound", "nmod"})   # not "US $50 million"
+        if last.dep_ == "conj" and last.head.ent_type_ == "NORP":
+            last = last.head   # "the French and Spanish governments": the second adjective modifies through the first
         if not abbreviation and (last.tag_ in ("NNS", "NNPS") or last.dep_ not in ("amod", "compound", "nmod")
                                  or last.head.pos_ not in ("NOUN", "PROPN") or ent.start <= last.head.i < ent.end):
             continue   # "Palestinians" are people, "in Turkish" a language
