@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tidings import service
+from tidings.cli_train import CoderOpt, ModelOpt, apply_coder
 from tidings.records import Analysis, Event
 
 
@@ -55,7 +56,7 @@ _FORMATS = ("table", "json", "jsonl")
 
 # Verb groups that live in their own modules; each module defines ``register(app)``. A module whose
 # optional dependencies are missing is skipped, and its verbs say which extra to install.
-_PLUGINS = ("tidings.cli_eval", "tidings.cli_link", "tidings.cli_serve", "tidings.cli_scale")
+_PLUGINS = ("tidings.cli_eval", "tidings.cli_link", "tidings.cli_serve", "tidings.cli_scale", "tidings.cli_train")
 
 
 def _register_plugins() -> None:
@@ -82,8 +83,11 @@ def analyze(
     store: Annotated[bool, typer.Option("--store/--no-store", help="Write results to the database.")] = True,
     force: Annotated[bool, typer.Option("--force", help="Analyse again documents already stored by this "
                                         "version of tidings (they are skipped otherwise).")] = False,
+    coder: CoderOpt = None,
+    model: ModelOpt = None,
 ) -> None:
     """Analyse news texts and store their events (documents stored already are skipped unless --force)."""
+    apply_coder(coder, model)
     if fmt not in _FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}")
     show_progress = fmt == "table" and console.is_terminal
@@ -217,9 +221,22 @@ def show(event_id: Annotated[str, typer.Argument(help="Event id (or a unique pre
     console.print(f"when: {w.start or 'undated'}{'…' + str(w.end) if w.end and w.end != w.start else ''} "
                   f"({w.granularity}, anchored to {w.anchor})")
     console.print(Text("said by: " + (" → ".join(_link(s) for s in event.attribution) or "the outlet itself")))
+    if why := _why(event):
+        console.print(Text(why))
     if document:
         console.print(Text(f"document: {document.title or document.path or document.id} "
                            f"({document.published or 'undated'})"))
+
+
+def _why(event: Event) -> str:
+    """Why this type: the trigger row that fired and/or the learned layer's top types."""
+    parts = []
+    if rule := event.why.get("rule"):
+        parts.append(f"rule {rule} ({event.why.get('trigger', '')})")
+    if model := event.why.get("model"):
+        tops = ", ".join(f"{label} {p:.2f}" for label, p in model)
+        parts.append(f"model {event.why.get('model_name', '')}: {tops}")
+    return "why: " + "; ".join(parts) if parts else ""
 
 
 _EVIDENCE_STYLE = {"trigger": "bold reverse", "source": "bold green", "target": "bold red", "place": "bold blue",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Self
 import typer
 from rich.text import Text
 
+from tidings.cli_train import CoderOpt, ModelOpt, apply_coder
 from tidings.errors import TidingsError
 
 if TYPE_CHECKING:
@@ -110,8 +111,11 @@ def batch(
     ray_address: Annotated[str | None, typer.Option(
         "--ray-address", help="A running Ray cluster (default $RAY_ADDRESS, else a local Ray).")] = None,
     batch_size: Annotated[int, typer.Option(help="Documents per model batch.", min=1)] = 32,
+    coder: CoderOpt = None,
+    model: ModelOpt = None,
 ) -> None:
     """Analyse a large corpus; re-running skips what is done, so an interrupted batch resumes."""
+    apply_coder(coder, model)
     from tidings.cli import err_console
     from tidings.scale import run_batch
     from tidings.settings import Settings

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from tidings.cli_train import CoderOpt, ModelOpt, apply_coder
+
 __all__ = ["register", "serve"]
 
 
@@ -23,8 +25,11 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level: warning, info, debug.")] = "info",
     workers: Annotated[int, typer.Option(min=1, help="Server processes (each loads its own model on its "
                                          "first POST).")] = 1,
+    coder: CoderOpt = None,
+    model: ModelOpt = None,
 ) -> None:
     """Serve the REST API (/api, schema at /openapi.json) and the dashboard (/) over a database."""
+    apply_coder(coder, model)
     try:
         import uvicorn
 

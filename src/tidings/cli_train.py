@@ -60,7 +60,8 @@ def train(
     folds: Annotated[int, typer.Option("--folds", min=0, help="k-fold cross-validation (0: none).")] = 5,
     rules: Annotated[bool, typer.Option("--rules/--no-rules", help=(
         "Stack the rule coder's outputs with the embeddings (needed for a head used as the event coder)."))] = False,
-    c: Annotated[float, typer.Option("-C", min=1e-4, help="Inverse regularisation strength.")] = 4.0,
+    c: Annotated[float | None, typer.Option("-C", min=1e-4, help=(
+        "Inverse regularisation strength (default: chosen from 1, 4, 16, 64 by cross-validation)."))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
 ) -> None:
     """Train a head on your own gold (any label set), print k-fold scores, and save it for --model."""
@@ -90,7 +91,7 @@ def _print_scores(scores: dict[str, Any], out: Path) -> None:
     console.print(f"{scores['rows']} rows, {len(scores['labels'])} labels → {out}", highlight=False)
     if "accuracy" not in scores:
         return
-    console.print(f"{scores['folds']}-fold cross-validation: accuracy {scores['accuracy']:.3f}, "
+    console.print(f"{scores['folds']}-fold cross-validation (C={scores['C']:g}): accuracy {scores['accuracy']:.3f}, "
                   f"macro F1 {scores['macro_f1']:.3f}, weighted F1 {scores['weighted_f1']:.3f}; "
                   f"calibration error {scores['reliability_raw']['ece']:.3f} raw → "
                   f"{scores['reliability_calibrated']['ece']:.3f} calibrated", highlight=False)

@@ -14,7 +14,7 @@ directory written by ``tidings train``). Training the heads needs scikit-learn (
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -274,21 +274,6 @@ class LearnedCoder:
             top = tuple((self.head.labels[i], float(row[i])) for i in order)
             out.append(Verdict(label=top[0][0], probability=self.head.calibrate(top[0][1]), top=top))
         return out
-
-
-def revise_events(events: Sequence[Any], verdicts: Sequence[Verdict], coder: LearnedCoder,
-                  retype: Callable[[Any, str, Verdict], Any], drop: Callable[[Any, Verdict], None]) -> list[Any]:
-    """Apply verdicts to rule events (one verdict each): keep with the model's confidence, retype, or drop."""
-    kept = []
-    for event, verdict in zip(events, verdicts, strict=True):
-        if verdict.label == NONE and verdict.probability >= coder.drop_at:
-            drop(event, verdict)
-            continue
-        if verdict.label not in (NONE, event.type) and verdict.probability >= coder.retype_at:
-            kept.append(retype(event, verdict.label, verdict))
-            continue
-        kept.append(event)
-    return kept
 
 
 # --- measuring a head ------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ _QUANTITY_NOUNS = frozenset({"dollar", "euro", "pound", "yuan", "rouble", "ruble
                              "tonne", "ton", "dozen", "hundred", "thousand", "ten"})
 _OBJECT_CONTROL_PREPS = ("of", "for", "with")
 _CLAUSE_DEPS = ("ccomp", "xcomp", "advcl", "pcomp")
+_OWNER_LABELS = ("NORP", "GPE", "ORG")
 _ANY_PREP = ("to", "from", "into", "of", "on", "for", "with", "against", "at", "in", "out", "over", "off", "upon")
 
 
@@ -289,11 +290,51 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
         if obj is not None and rule.type in _THEME_TYPES and obj.ent_type_ not in _PLACE_LABELS:
             roles.theme = obj  # "evacuate its forces", "deployed fighters": the moved party, not a target
             obj = None
+        if obj is not None and ctx.actor_at(obj) is None and ctx.place_at(obj) is None:
+            # The object is an act or a thing: its owner is the target ("rejected a U.S. request", "denounced
+            # Serbia's suppression", "rejected calls by Belarus's rulers"), else whom it was given to ("gave the
+            # Ivory Coast $5m"), else the object stays (a target the rules cannot name).
+            obj = _owner_of(obj, ctx) or _dative(trigger, ctx) or obj
         if obj is not None:
             roles.target_tokens = _with_conjuncts(obj)
         else:
-            roles.target_tokens = _first_pobj(trigger, rule)
+            roles.target_tokens = _first_pobj(trigger, rule) or _complement_subject(trigger, rule, ctx)
     return roles
+
+
+def _owner_of(noun: Token, ctx: DocContext) -> Token | None:
+    """Whose act or thing ``noun`` is: a possessor, a national or named modifier, or a by/from phrase."""
+    for child in noun.children:
+        if child.dep_ == "poss" and ctx.actor_at(child) is not None:
+            return child
+    for child in noun.children:
+        if child.dep_ in ("compound", "amod", "nmod") and child.ent_type_ in _OWNER_LABELS \
+                and ctx.actor_at(child) is not None:
+            return child
+    for prep in noun.children:
+        if prep.dep_ == "prep" and prep.lower_ in ("by", "from"):
+            for pobj in prep.children:
+                if pobj.dep_ == "pobj" and ctx.actor_at(pobj) is not None:
+                    return pobj
+    return None
+
+
+def _dative(trigger: Token, ctx: DocContext) -> Token | None:
+    return next((c for c in trigger.children if c.dep_ == "dative" and ctx.actor_at(c) is not None), None)
+
+
+def _complement_subject(trigger: Token, rule: Trigger, ctx: DocContext) -> list[Token] | None:
+    """"demanded that the US cancel …", "warned that Iran would …": for verbal conflict (demands, accusations,
+    rejections, threats) the subject of the that-clause is whom it is aimed at."""
+    if not _verbal_conflict(rule.type):
+        return None
+    for clause in trigger.children:
+        if clause.dep_ != "ccomp":
+            continue
+        subject = next((c for c in clause.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subject is not None and ctx.actor_at(subject) is not None:
+            return _with_conjuncts(subject)
+    return None
 
 
 def _coordinated_modifiers(head: Token, ctx: DocContext) -> list[Actor]:
@@ -412,10 +453,21 @@ def _sentence_place(sentence: SpacySpan, trigger: Token, ctx: DocContext,
     return (best[1], best[2]) if best else None
 
 
-def _event_time(trigger: Token, sentence: SpacySpan, ctx: DocContext, tense: str | None) -> When:
+def _event_time(trigger: Token, sentence: SpacySpan, ctx: DocContext, tense: str | None,
+                reporting: frozenset[str] | set[str] = frozenset()) -> When:
     mentions = ctx.times.get(sentence.start, [])
     dated = [m for m in mentions if m.kind != "duration"]
+    # "…, the minister said on Saturday": the day of the statement, not of the act it reports. It bounds the
+    # act (on or before that day) but does not date it.
+    speech = [m for m in dated if _dates_speech(m, trigger, reporting)]
+    dated = [m for m in dated if m not in speech]
     if not dated:
+        if speech:
+            said = ctx.resolve_time(speech[0], None)
+            if said is not None and said.end is not None and said.start is not None:
+                if tense == "future":  # "will withdraw, he said on Monday": on or after that day
+                    return When(start=said.start, granularity="range", anchor=said.anchor, span=said.span)
+                return When(end=said.end, granularity="range", anchor=said.anchor, span=said.span)
         return When()
     own = _own_subtree_chars(trigger)
     mine = [m for m in dated if any(s <= m.start < e for s, e in own)]
@@ -425,6 +477,21 @@ def _event_time(trigger: Token, sentence: SpacySpan, ctx: DocContext, tense: str
     else:
         pick = min(dated, key=lambda m: abs(m.start - trigger.idx))
     return ctx.resolve_time(pick, tense) or When()
+
+
+def _dates_speech(mention: TimeMention, trigger: Token, reporting: frozenset[str] | set[str]) -> bool:
+    """Whether a time expression belongs to a reporting verb other than the trigger ("said on Saturday")."""
+    span = trigger.doc.char_span(mention.start, mention.end, alignment_mode="expand")
+    if span is None:
+        return False
+    head = span.root
+    for _ in range(4):
+        if head.i == trigger.i or head.head.i == head.i and head.pos_ not in ("VERB", "AUX"):
+            return False
+        if head.pos_ in ("VERB", "AUX"):
+            return head.lemma_.lower() in reporting and head.i != trigger.i
+        head = head.head
+    return False
 
 
 def _own_subtree_chars(trigger: Token) -> list[tuple[int, int]]:
@@ -514,7 +581,7 @@ def _events_for(
     if roles.source is None and all(t[0] is None for t in targets):
         return []  # no one did anything to anyone: not codable
     tense = tense_of(trigger, cues)
-    when = _event_time(trigger, sentence, ctx, tense)
+    when = _event_time(trigger, sentence, ctx, tense, cues.reporting_verbs)
     sentence_chain = chain_for(trigger.i, attributions)
     chain = merge_chains(doc_chain, sentence_chain)
     reported = _second_hand(chain, doc_chain)
@@ -616,6 +683,16 @@ def _verbal_types() -> frozenset[str]:
 
 def _verbal(type_: str) -> bool:
     return type_ in _verbal_types()
+
+
+@lru_cache(maxsize=1)
+def _verbal_conflict_types() -> frozenset[str]:
+    types = json.loads((DATA_DIR / "plover.json").read_text("utf-8"))["types"]
+    return frozenset(name for name, info in types.items() if info.get("gdelt_quad_class") == 3)
+
+
+def _verbal_conflict(type_: str) -> bool:
+    return type_ in _verbal_conflict_types()
 
 
 def _second_hand(chain: list[Source], doc_chain: list[Source]) -> bool:

@@ -130,11 +130,21 @@ class DocContext:
 
     def _collect_times(self) -> None:
         doc = self.doc
+        # The document's DATE/TIME entities, walked once alongside the sentences (``Span.ents`` would scan
+        # every entity of the document for each sentence: quadratic on a long text).
+        dated = [ent for ent in doc.ents if ent.label_ in ("DATE", "TIME")]
+        next_ent = 0
         for number, sent in enumerate(sentences(doc)):
             found: dict[tuple[int, int], TimeMention] = {}
             for start, end, kind in time_rules.find_times(sent.text, offset=sent.start_char):
                 found[(start, end)] = self._time(start, end, kind)
-            for ent in sent.ents:
+            while next_ent < len(dated) and dated[next_ent].start < sent.start:
+                next_ent += 1
+            in_sentence = []
+            while next_ent < len(dated) and dated[next_ent].end <= sent.end:
+                in_sentence.append(dated[next_ent])
+                next_ent += 1
+            for ent in in_sentence:
                 if ent.label_ in ("DATE", "TIME") and not any(
                     s <= ent.start_char < e or ent.start_char <= s < ent.end_char for s, e in found
                 ):
@@ -286,10 +296,11 @@ class DocContext:
 
 
 def _clause_subject(token: Token) -> Token | None:
-    """The subject of the clause a noun phrase belongs to."""
+    """The subject of the clause a noun phrase belongs to; for the subject itself ("its aircraft struck"),
+    the subject of the clause it is reported or denied in ("the military denied that its aircraft …")."""
     verb = token.head
     for _ in range(4):
-        subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass") and c.i != token.i), None)
         if subj is not None:
             return subj
         if verb.head.i == verb.i:

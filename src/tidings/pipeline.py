@@ -15,19 +15,24 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc
 
 from tidings import when as time_rules
 from tidings.actors import ActorDictionary
 from tidings.attribution import document_chain, find_attributions, load_cues
-from tidings.events import TriggerTable, code_sentence
+from tidings.coder import NONE as NONE_LABEL
+from tidings.events import TriggerTable, code_as, code_sentence, retyped
 from tidings.ingest import InputFailure, read_text
 from tidings.mentions import DocContext
 from tidings.nlp import load_nlp, sentences
 from tidings.places import Gazetteer
 from tidings.records import Analysis, Document, Event, Source
 from tidings.settings import Settings
+
+if TYPE_CHECKING:
+    from tidings.coder import LearnedCoder
 
 __all__ = ["CHUNK_CHARS", "CODING_FAILED", "Engine", "StageTimer", "analyze", "default_engine", "split_text"]
 
@@ -68,6 +73,7 @@ class Engine:
             self.cues = load_cues(self.settings.data_dir)
             self.triggers = TriggerTable.load(self.settings.data_dir)
             self.nlp = load_nlp(self.settings.model, self.settings.data_dir, self.settings.cache_dir)
+            self.learned = _load_learned(self.settings)
 
     # --- public ---------------------------------------------------------------------------------
     def analyze(
@@ -186,19 +192,27 @@ class Engine:
             ctx = DocContext.build(doc, document.published, anchor_kind, self.actors, self.gazetteer)
         with timer.stage("attribution"):
             doc_chain = document_chain(doc, document, self.cues)
-        events: list[Event] = []
+        per_sentence: list[list[Event]] = []
+        sentence_attributions = []
+        spans = list(sentences(doc))
         last_speaker: Source | None = None
-        for number, sentence in enumerate(sentences(doc)):
+        for number, sentence in enumerate(spans):
             with timer.stage("attribution"):
                 attributions = find_attributions(sentence, self.cues, last_speaker)
                 named = [a.source for a in attributions if not a.source.anonymous]
                 if named:
                     last_speaker = named[-1]
+            sentence_attributions.append(attributions)
             with timer.stage("events"):
-                events.extend(code_sentence(sentence, number, ctx, self.triggers, self.cues, attributions,
-                                            doc_chain, self.settings.coder, document.id))
+                per_sentence.append(code_sentence(sentence, number, ctx, self.triggers, self.cues, attributions,
+                                                  doc_chain, self.settings.coder, document.id))
             with timer.stage("actors"):
                 ctx.note_subject(sentence)
+        if self.learned is not None:
+            with timer.stage("learned"):
+                per_sentence = self._learned_pass(spans, per_sentence, sentence_attributions, ctx, doc_chain,
+                                                  document.id)
+        events = [event for found in per_sentence for event in found]
         with timer.stage("actors"):
             for event in events:
                 for role, actor in (("source", event.source_actor), ("target", event.target_actor)):
@@ -215,6 +229,46 @@ class Engine:
         return Analysis(document=document, events=_dedupe(events), mentions=ctx.mentions,
                         document_chain=doc_chain, warnings=warnings)
 
+    def _learned_pass(self, spans: list, per_sentence: list[list[Event]], attributions: list,
+                      ctx: DocContext, doc_chain: list[Source], doc_id: str) -> list[list[Event]]:
+        """The learned layer (:mod:`tidings.coder`) judges every rule event and every sentence with a name in
+        it that the rules left empty, in one encoder call: rule events are kept (with the model's calibrated
+        confidence), retyped or dropped; an empty sentence the model is sure of is coded on its main verb."""
+        learned = self.learned
+        assert learned is not None
+        rows: list[tuple[int, Event | None]] = []
+        for number, (sentence, found) in enumerate(zip(spans, per_sentence, strict=True)):
+            if found:
+                rows.extend((number, event) for event in found)
+            elif any(tok.ent_type_ in _NAMED for tok in sentence):
+                rows.append((number, None))
+        if not rows:
+            return per_sentence
+        found_types = [sorted({e.type for e in per_sentence[number]}) for number, _ in rows]
+        numbers = sorted({number for number, _ in rows})
+        vectors = learned.encode([spans[number].text for number in numbers])
+        position = {number: i for i, number in enumerate(numbers)}
+        verdicts = learned.judge_vectors(vectors[[position[number] for number, _ in rows]],
+                                         [event.type if event else None for _, event in rows], found_types)
+        out: list[list[Event]] = [[] for _ in spans]
+        for (number, event), verdict in zip(rows, verdicts, strict=True):
+            why = {**verdict.why(), "model_name": learned.name}
+            if event is None:
+                if verdict.label != NONE_LABEL and verdict.probability >= learned.add_at:
+                    added = code_as(spans[number], number, ctx, verdict.label, self.cues, attributions[number],
+                                    doc_chain, self.settings.coder, doc_id, self.triggers.intent_lemmas)
+                    out[number].extend(e.model_copy(update={"confidence": round(verdict.probability, 3),
+                                                            "why": {**e.why, **why}}) for e in added)
+                continue
+            if verdict.label == NONE_LABEL and verdict.probability >= learned.drop_at:
+                continue
+            if verdict.label not in (NONE_LABEL, event.type) and verdict.probability >= learned.retype_at:
+                out[number].append(retyped(event, verdict.label, round(verdict.probability, 3), why))
+                continue
+            confidence = verdict.probability if verdict.label == event.type else verdict.probability_of(event.type)
+            out[number].append(event.model_copy(update={"confidence": round(confidence, 3),
+                                                        "why": {**event.why, **why}}))
+        return out
 
 _FORKED_ENGINE: Engine | None = None
 
@@ -222,6 +276,18 @@ _FORKED_ENGINE: Engine | None = None
 def _code_batch_in_worker(batch: list[Document]) -> list[Analysis]:
     assert _FORKED_ENGINE is not None, "worker started without an engine"
     return list(_FORKED_ENGINE._run_batch(batch))
+
+
+_NAMED = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
+
+
+def _load_learned(settings: Settings) -> LearnedCoder | None:
+    """The learned layer, unless the rules-only coder was asked for (``--coder rules``)."""
+    if settings.coder_mode == "rules":
+        return None
+    from tidings.coder import LearnedCoder
+
+    return LearnedCoder(settings.model_dir)
 
 
 def _failed(document: Document, stage: str, exc: Exception) -> Analysis:

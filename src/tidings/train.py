@@ -96,15 +96,22 @@ def _fit(features: np.ndarray, labels: Sequence[str], c: float, seed: int) -> tu
     return [str(x) for x in model.classes_], model
 
 
-def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: int = 5, c: float = 4.0,
+#: Regularisation strengths tried when none is given: the one with the best out-of-fold weighted F1 is kept.
+C_GRID = (1.0, 4.0, 16.0, 64.0)
+
+
+def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: int = 5, c: float | None = None,
                seed: int = 13, rule_types: Sequence[str] | None = None, engine: Engine | None = None,
                evaluate_only: Sequence[bool] | None = None, meta: Mapping[str, Any] | None = None,
+               vectors: np.ndarray | None = None, encoder_output: str = "embedding",
                progress: Any = None) -> TrainReport:
     """Fit a head on ``rows`` (``id``, ``text``, ``label``, ``group``); ``folds`` ≥ 2 also cross-validates.
 
     ``evaluate_only`` marks rows scored in cross-validation; the others are always in training (a gold set
     folded while the project's own corpus trains every fold). ``rule_types`` fixes the rule-feature vocabulary
-    (default: the PLOVER types).
+    (default: the PLOVER types). ``vectors`` replaces the encoder's output for the rows (e.g. out-of-fold
+    probabilities of a fine-tuned encoder, ``encoder_output="plover"``). ``c=None`` picks the regularisation
+    from :data:`C_GRID` by out-of-fold weighted F1 (the reported scores are then those of the chosen C).
     """
     import numpy as np
 
@@ -119,7 +126,8 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
         raise TrainError("training needs at least two distinct labels", code=TRAIN_FAILED)
     if rule_types is None and rules:
         rule_types = plover_types()
-    vectors = shared_encoder().encode(texts)
+    if vectors is None:
+        vectors = shared_encoder().encode(texts, encoder_output)
     if progress:
         progress("encoded", len(texts))
     head = Head(labels=[], weights=np.zeros((0, 0)), bias=np.zeros(0), rule_types=list(rule_types or []))
@@ -136,22 +144,20 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
     if folds >= 2:
         scored = np.array(evaluate_only if evaluate_only is not None else [True] * len(rows))
         idx_scored = np.flatnonzero(scored)
-        test_sets = _folds([labels[i] for i in idx_scored], [groups[i] for i in idx_scored],
-                           min(folds, len(idx_scored)), seed)
-        for number, test_local in enumerate(test_sets):
-            test = idx_scored[test_local]
-            train_mask = np.ones(len(rows), dtype=bool)
-            train_mask[test] = False
-            classes, model = _fit(features[train_mask], [labels[i] for i in np.flatnonzero(train_mask)], c, seed)
-            probs = model.predict_proba(features[test])
-            for row_index, p in zip(test, probs, strict=True):
-                best = int(p.argmax())
-                oof.append({"id": rows[row_index]["id"], "gold": labels[row_index], "predicted": classes[best],
-                            "probability": float(p[best]), "rule": candidates[row_index] or NONE,
-                            "fold": number})
+        test_sets = [idx_scored[t] for t in _folds([labels[i] for i in idx_scored], [groups[i] for i in idx_scored],
+                                                   min(folds, len(idx_scored)), seed)]
+        tried = {}
+        for value in ([c] if c is not None else C_GRID):
+            run = _out_of_fold(features, labels, test_sets, value, seed, rows, candidates)
+            tried[value] = (_oof_scores(run, folds)["weighted_f1"], run)
             if progress:
-                progress("fold", number + 1)
+                progress(f"C={value:g}: out-of-fold weighted F1", round(tried[value][0], 4))
+        c = max(tried, key=lambda value: tried[value][0])
+        oof = tried[c][1]
         scores.update(_oof_scores(oof, folds))
+        scores["C"] = c
+        scores["C_tried"] = {str(k): round(v[0], 4) for k, v in tried.items()}
+    c = c if c is not None else 4.0
     classes, model = _fit(features, labels, c, seed)
     head.labels = classes
     head.weights = model.coef_.T.astype(np.float32) if len(classes) > 2 else \
@@ -168,6 +174,23 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
                  "cv": {k: v for k, v in scores.items() if k in ("accuracy", "macro_f1", "weighted_f1", "n")},
                  **{k: v for k, v in (meta or {}).items() if k != "name"}}
     return TrainReport(head=head, scores=scores, oof=oof)
+
+
+def _out_of_fold(features: np.ndarray, labels: Sequence[str], test_sets: Sequence[np.ndarray], c: float,
+                 seed: int, rows: Sequence[Mapping[str, Any]], candidates: Sequence[str | None]) -> list[dict[str, Any]]:
+    """Predictions for each test fold by a head fit on every other row."""
+    import numpy as np
+
+    oof = []
+    for number, test in enumerate(test_sets):
+        train_mask = np.ones(len(labels), dtype=bool)
+        train_mask[test] = False
+        classes, model = _fit(features[train_mask], [labels[i] for i in np.flatnonzero(train_mask)], c, seed)
+        for row_index, p in zip(test, model.predict_proba(features[test]), strict=True):
+            best = int(p.argmax())
+            oof.append({"id": rows[row_index]["id"], "gold": labels[row_index], "predicted": classes[best],
+                        "probability": float(p[best]), "rule": candidates[row_index] or NONE, "fold": number})
+    return oof
 
 
 def _oof_scores(oof: Sequence[Mapping[str, Any]], folds: int) -> dict[str, Any]:
