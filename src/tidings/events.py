@@ -650,6 +650,22 @@ def main_verb(sentence: SpacySpan, cues: Cues) -> Token | None:
     return root if root.pos_ in ("VERB", "NOUN", "AUX") else None
 
 
+def codable(sentence: SpacySpan, ctx: DocContext, cues: Cues) -> bool:
+    """Whether :func:`code_as` could give the sentence an event: a main verb with an actor as its subject or
+    object. The learned layer judges only such sentences among those the rules left empty (encoding the
+    others would cost time for events that could not be coded)."""
+    verb = main_verb(sentence, cues)
+    if verb is None:
+        return False
+    for child in verb.children:
+        if child.dep_ in ("nsubj", "nsubjpass", "dobj", "dative") and ctx.actor_at(child) is not None:
+            return True
+        if child.dep_ in ("prep", "agent") and any(g.dep_ == "pobj" and ctx.actor_at(g) is not None
+                                                    for g in child.children):
+            return True
+    return False
+
+
 def code_as(
     sentence: SpacySpan, number: int, ctx: DocContext, type_: str, cues: Cues, attributions: list[Attribution],
     doc_chain: list[Source], coder: str, doc_id: str, intent_lemmas: frozenset[str] = frozenset(),

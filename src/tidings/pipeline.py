@@ -23,7 +23,7 @@ from tidings import when as time_rules
 from tidings.actors import ActorDictionary
 from tidings.attribution import document_chain, find_attributions, load_cues
 from tidings.coder import NONE as NONE_LABEL
-from tidings.events import TriggerTable, code_as, code_sentence, retyped
+from tidings.events import TriggerTable, codable, code_as, code_sentence, retyped
 from tidings.ingest import InputFailure, read_text
 from tidings.mentions import DocContext
 from tidings.nlp import load_nlp, sentences
@@ -231,8 +231,8 @@ class Engine:
 
     def _learned_pass(self, spans: list, per_sentence: list[list[Event]], attributions: list,
                       ctx: DocContext, doc_chain: list[Source], doc_id: str) -> list[list[Event]]:
-        """The learned layer (:mod:`tidings.coder`) judges every rule event and every sentence with a name in
-        it that the rules left empty, in one encoder call: rule events are kept (with the model's calibrated
+        """The learned layer (:mod:`tidings.coder`) judges every rule event and every sentence the rules left
+        empty whose main verb has an actor for subject or object, in one encoder call: rule events are kept (with the model's calibrated
         confidence), retyped or dropped; an empty sentence the model is sure of is coded on its main verb."""
         learned = self.learned
         assert learned is not None
@@ -240,7 +240,7 @@ class Engine:
         for number, (sentence, found) in enumerate(zip(spans, per_sentence, strict=True)):
             if found:
                 rows.extend((number, event) for event in found)
-            elif any(tok.ent_type_ in _NAMED for tok in sentence):
+            elif codable(sentence, ctx, self.cues):
                 rows.append((number, None))
         if not rows:
             return per_sentence
@@ -276,9 +276,6 @@ _FORKED_ENGINE: Engine | None = None
 def _code_batch_in_worker(batch: list[Document]) -> list[Analysis]:
     assert _FORKED_ENGINE is not None, "worker started without an engine"
     return list(_FORKED_ENGINE._run_batch(batch))
-
-
-_NAMED = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
 
 
 def _load_learned(settings: Settings) -> LearnedCoder | None:

@@ -37,7 +37,7 @@ class Settings:
     batch_size: int = 32
     n_process: int = 1
     #: "learned" (rules + the learned layer, the default) or "rules" (the rule coder alone).
-    coder_mode: str = field(default_factory=lambda: os.environ.get("TIDINGS_CODER", "rules"))
+    coder_mode: str = field(default_factory=lambda: os.environ.get("TIDINGS_CODER", "learned"))
     #: A head directory from ``tidings train`` (default: the shipped PLOVER head).
     model_dir: Path | None = field(default_factory=lambda: Path(p) if (p := os.environ.get("TIDINGS_MODEL_DIR"))
                                    else None)

@@ -197,7 +197,9 @@ def read_text(
     meta: Mapping[str, Any] | None = None,
 ) -> InputItem:
     """Validate a plain text and wrap it as a Document (or an InputFailure saying what is wrong)."""
-    text = strip_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
+    # A control character in the body becomes a space rather than vanishing, so character offsets into the
+    # text (evidence spans, gold annotations) stay those of the source.
+    text = _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
         return InputFailure(ref, "E105", "empty document")
     limit = max_chars()
