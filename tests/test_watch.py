@@ -297,3 +297,36 @@ def test_cli_watch_and_alerts(store):
     assert runner.invoke(app, ["watch", "remove", "russia-out", *db]).exit_code == 1
     bad = runner.invoke(app, ["watch", "add", "--name", "x", "--radius-km", "5", *db])
     assert bad.exit_code != 0 and "E604" in bad.output
+
+
+def test_cli_alerts_table_says_queued_and_prints_names_literally(store):
+    """Rule names are printed as written (not rich markup); a webhook's state is said in words."""
+    from tidings.cli import app
+
+    runner = CliRunner()
+    db = ["--db", store.url]
+    result = runner.invoke(app, ["watch", "add", "--name", "[bold]ru[/bold]", "--actor", "RUS", "--type", "RETREAT",
+                                 "--place", "Kobani", "--min-sources", "2", "--webhook", "https://example.org/hook",
+                                 *db])
+    assert result.exit_code == 0 and "watching [bold]ru[/bold]" in result.output, result.output
+    _stored(store, K24, SDF)
+    assert runner.invoke(app, ["watch", "check", *db]).exit_code == 0
+    result = runner.invoke(app, ["alerts", *db])
+    assert result.exit_code == 0, result.output
+    assert "[bold]ru[/bold]" in result.output
+    assert any(word in result.output for word in ("queued", "retrying (", "failed (", "delivered"))
+
+
+def test_delivery_state_words():
+    from types import SimpleNamespace
+
+    from tidings.cli_link import _delivery
+
+    def alert(**kw):
+        return SimpleNamespace(**{"webhook": "https://example.org/h", "delivered": False, "last_error": None, **kw})
+
+    assert _delivery(alert(webhook=None)) == ""
+    assert _delivery(alert(delivered=True)) == "delivered"
+    assert _delivery(alert()) == "queued" and _delivery(alert(last_error="queued")) == "queued"
+    assert _delivery(alert(last_error="retry 2026-12-02T10:00:00Z after attempt 1: E112")).startswith("retrying (")
+    assert _delivery(alert(last_error="gave up after 8 attempt(s): E112")).startswith("failed (")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tidings.errors import TidingsError
 
@@ -251,7 +252,7 @@ def watch_add(
         raise typer.BadParameter(str(exc)) from None
     with _store(db) as store:
         add_rule(store, rule)
-    _err().print(f"watching {rule.name}: {json.dumps(rule.to_dict(), ensure_ascii=False)}", highlight=False)
+    _err().print(Text(f"watching {rule.name}: {json.dumps(rule.to_dict(), ensure_ascii=False)}"), highlight=False)
 
 
 @watch_app.command("list")
@@ -324,9 +325,23 @@ def alerts(
         return
     table = Table("when", "rule", "alert", "cluster", "webhook", pad_edge=False)
     for a in found:
-        hook = "" if not a.webhook else ("delivered" if a.delivered else f"failed ({a.last_error})")
-        table.add_row(a.created_at.isoformat(timespec="seconds") + "Z", a.rule, a.summary, a.cluster_id, hook)
+        cells = (a.created_at.isoformat(timespec="seconds") + "Z", a.rule, a.summary, a.cluster_id, _delivery(a))
+        table.add_row(*(Text(str(c or "")) for c in cells))   # user text, never rich markup
     _out().print(table)
+
+
+def _delivery(alert: Any) -> str:
+    """The webhook's state in words: delivered, queued, retrying (when, after which error) or failed."""
+    if not alert.webhook:
+        return ""
+    if alert.delivered:
+        return "delivered"
+    state = alert.last_error or "queued"
+    if state == "queued":
+        return "queued"
+    if state.startswith("retry"):
+        return f"retrying ({state})"
+    return f"failed ({state})"
 
 
 def register(app: typer.Typer) -> None:
