@@ -231,13 +231,15 @@ class Verdict:
     label: str                       # the top label: a type, or NONE
     probability: float               # calibrated probability of that label
     top: tuple[tuple[str, float], ...]  # the three most likely labels with their raw probabilities
+    all: tuple[tuple[str, float], ...] = ()  # every label's raw probability
 
     def why(self) -> dict[str, Any]:
         return {"model": [[label, round(p, 3)] for label, p in self.top], "model_label": self.label,
                 "model_probability": round(self.probability, 3)}
 
     def probability_of(self, label: str) -> float:
-        return next((p for lab, p in self.top if lab == label), 0.0)
+        """The model's probability of ``label`` (raw: the calibration curve is for the top label)."""
+        return next((p for lab, p in self.all or self.top if lab == label), 0.0)
 
 
 class LearnedCoder:
@@ -272,7 +274,8 @@ class LearnedCoder:
         for row in probs:
             order = row.argsort()[::-1][:3]
             top = tuple((self.head.labels[i], float(row[i])) for i in order)
-            out.append(Verdict(label=top[0][0], probability=self.head.calibrate(top[0][1]), top=top))
+            out.append(Verdict(label=top[0][0], probability=self.head.calibrate(top[0][1]), top=top,
+                               all=tuple(zip(self.head.labels, (float(p) for p in row), strict=True))))
         return out
 
 

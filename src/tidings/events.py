@@ -587,6 +587,9 @@ def _events_for(
     reported = _second_hand(chain, doc_chain)
     modality, modal_cue = modality_of(trigger, cues, when=when, published=ctx.published, reported=reported,
                                       intent_lemmas=intent_lemmas)
+    if modality == "future" and when.start is None and when.end is not None and when.granularity == "range":
+        # Bounded by the statement's day ("… intends to …, he said on Friday"): a future act comes after it.
+        when = when.model_copy(update={"start": when.end, "end": None})
     # One event per coordinated place, when the target itself was a list of places ("captured Homs and Deir ez-Zor").
     expanded: list[tuple[Actor | None, Place | None, Token | None]] = []
     for actor, place, tok in targets:
