@@ -458,3 +458,28 @@ def test_no_server_errors_anywhere_in_the_schema(client: Any) -> None:
                 continue
             tried += 1
     assert tried >= 14
+
+
+@pytest.mark.parametrize("query", ["actor=" + "a" * 50_000, "source=" + "x" * 50_000, "text=" + "y" * 50_000,
+                                   "place=" + "z" * 50_000, "actor=a%00b", "type=BOGUS"])
+def test_bad_event_filters_answer_422_in_the_error_shape(client: Any, query: str) -> None:
+    """Over-long or NUL-bearing terms and unknown types are the caller's mistake (422), never a 500 or a silent
+    empty page; the answer never names the database path."""
+    response = client.get(f"/api/events?{query}")
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error" and ".db" not in response.text
+
+
+def test_aggregate_search_terms_are_bounded(client: Any) -> None:
+    assert client.get("/api/actors?q=" + "x" * 50_000).status_code == 422
+    assert client.get("/api/places?q=" + "x" * 50_000).status_code == 422
+    assert client.get("/api/events?type=retreat").status_code == 200   # types are case-insensitive
+
+
+def test_deeply_nested_json_is_a_422_not_a_crash(client: Any) -> None:
+    response = client.post("/api/documents", content="[" * 10_000, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_json"
+    body = b'{"text": "Rebels attacked Homs on Friday, officials said."}\n' + b"[" * 10_000 + b"\n"
+    response = client.post("/api/documents", content=body, headers={"content-type": "application/x-ndjson"})
+    assert response.status_code == 201
+    assert [f["code"] for f in response.json()["failures"]] == ["E109"] and len(response.json()["analyses"]) == 1

@@ -286,12 +286,29 @@ class _EngineSlot:
             return self._engine
 
 
+#: Search terms: bounded (SQLite refuses LIKE patterns over 50,000 bytes, and no name is that long) and free of
+#: NUL, which SQLite would cut the term at.
+TERM_MAX = 500
+_TERM = {"max_length": TERM_MAX, "pattern": r"^[^\x00]*$"}
+
+
 class ApiError(Exception):
     """An error answered as ``{"error": {...}}`` with ``status``."""
 
     def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.hint = status, code, message, hint
+
+
+def _check_types(types: list[str] | None) -> None:
+    """An unknown PLOVER type is a mistake to report (422), not a filter that matches nothing."""
+    from tidings.coder import plover_types
+
+    known = set(plover_types())
+    unknown = [t for t in types or [] if t.upper() not in known]
+    if unknown:
+        raise ApiError(422, "validation_error", f"unknown PLOVER type {unknown[0]!r}",
+                       hint=f"use one of {', '.join(sorted(known))}")
 
 
 def _error(status: int, code: str, message: str, hint: str | None = None,
@@ -491,6 +508,9 @@ def _documents_from_body(body: bytes, content_type: str) -> tuple[list[Document]
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(422, "invalid_json", f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(422, "invalid_json", "The body's JSON is nested too deeply.",
+                       "Send one document object, or a flat list of them.") from None
     several = isinstance(payload, list)
     documents: list[Document] = []
     failures: list[InputFailure] = []
@@ -611,18 +631,19 @@ def create_app(db: str | None = None, *, engine: Any = None,
         type: Annotated[list[str] | None, Query(description="PLOVER type; repeat for several.",
                                                 examples=["RETREAT"], max_length=50)] = None,
         actor: Annotated[str | None, Query(description="Actor code prefix or name substring.",
-                                           examples=["IRN"])] = None,
+                                           examples=["IRN"], **_TERM)] = None,
         country: Annotated[str | None, Query(description="ISO 3166 alpha-3 or alpha-2 of an actor or the place.",
-                                             examples=["SYR"])] = None,
+                                             examples=["SYR"], **_TERM)] = None,
         place: Annotated[str | None, Query(description="Place name (case-insensitive) or GeoNames id.",
-                                           examples=["Homs"])] = None,
+                                           examples=["Homs"], **_TERM)] = None,
         since: Annotated[dt.date | None, Query(description="Events overlapping this day or later.")] = None,
         until: Annotated[dt.date | None, Query(description="Events starting on or before this day.")] = None,
         modality: Annotated[list[Modality] | None, Query(description="Repeat for several.")] = None,
-        source: Annotated[str | None, Query(description="Name in the attribution chain (substring).")] = None,
+        source: Annotated[str | None, Query(description="Name in the attribution chain (substring).",
+                                            **_TERM)] = None,
         text: Annotated[str | None, Query(description="Full-text search in the documents (FTS5 syntax).",
-                                          examples=["evacuation"])] = None,
-        doc_id: Annotated[str | None, Query(description="Only this document's events.")] = None,
+                                          examples=["evacuation"], **_TERM)] = None,
+        doc_id: Annotated[str | None, Query(description="Only this document's events.", **_TERM)] = None,
         limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
         offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
         format: Annotated[Literal["json", "csv", "geojson"] | None,
@@ -631,6 +652,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
                          ] = "full",
     ) -> Response:
         """Stored events matching every filter, newest first (undated last), one page at a time."""
+        _check_types(type)
         filters: dict[str, Any] = {k: v for k, v in {
             "type": type, "actor": actor, "country": country, "place": place, "since": since, "until": until,
             "modality": modality, "source": source, "text": text, "doc_id": doc_id}.items() if v}
@@ -679,7 +701,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
         return Response(analysis.model_dump_json(), media_type="application/json")
 
     @app.get("/api/actors", response_model=ActorPage, tags=["aggregates"], responses=_ERRORS)
-    def actors(q: Annotated[str | None, Query(description="Name substring (case-insensitive).")] = None,
+    def actors(q: Annotated[str | None, Query(description="Name substring (case-insensitive).", **_TERM)] = None,
                limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
                offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0) -> ActorPage:
         """Distinct actors (by name, with the code of their newest event), how often each is source and target,
@@ -687,8 +709,8 @@ def create_app(db: str | None = None, *, engine: Any = None,
         return _actor_rows(store, q, limit, offset)
 
     @app.get("/api/places", response_model=PlacePage, tags=["aggregates"], responses=_ERRORS)
-    def places(q: Annotated[str | None, Query(description="Place name substring.")] = None,
-               country: Annotated[str | None, Query(description="ISO alpha-2 or alpha-3.")] = None,
+    def places(q: Annotated[str | None, Query(description="Place name substring.", **_TERM)] = None,
+               country: Annotated[str | None, Query(description="ISO alpha-2 or alpha-3.", **_TERM)] = None,
                limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
                offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0) -> PlacePage:
         """Distinct geocoded places with coordinates and event counts, most frequent first."""

@@ -293,8 +293,8 @@ def read_jsonl(data: bytes | str, *, ref: str = "<jsonl>", defaults: _Meta | Non
         line_ref = f"{ref}:{number}"
         try:
             row = json.loads(line)
-        except ValueError as exc:
-            yield InputFailure(line_ref, "E109", f"invalid JSON ({exc.msg})")
+        except (ValueError, RecursionError) as exc:   # RecursionError: "[[[[…" nested past Python's stack
+            yield InputFailure(line_ref, "E109", f"invalid JSON ({getattr(exc, 'msg', 'nested too deeply')})")
             continue
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             yield InputFailure(line_ref, "E109", "each line must be an object with a string field 'text'")
