@@ -9,8 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from tidings.cli import app
-from tidings.coder import DEFAULT_MODEL_DIR, ENCODER_DIR, NONE, Encoder, LearnedCoder, isotonic_curve, load_head, \
-    reliability
+from tidings.coder import (
+    DEFAULT_MODEL_DIR,
+    ENCODER_DIR,
+    NONE,
+    Encoder,
+    LearnedCoder,
+    isotonic_curve,
+    load_head,
+    reliability,
+)
 
 runner = CliRunner()
 

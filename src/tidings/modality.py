@@ -164,9 +164,9 @@ def _historical(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token 
 
 def _historical_cue(token: Token, cues: Cues) -> Token | None:
     for child in token.children:
-        if child.dep_ == "advmod" and child.lower_ in cues.historical_adverbs:
-            if child.lower_ != "long" or _perfect(token):
-                return child
+        if child.dep_ == "advmod" and child.lower_ in cues.historical_adverbs and (
+                child.lower_ != "long" or _perfect(token)):
+            return child
         if child.dep_ == "prep" and child.lower_ in cues.historical_preps:
             # "for years", "over decades" are background; "for a possible war" is a purpose, not history.
             nouns = _DURATION_NOUNS if child.lower_ in ("for", "over") else cues.historical_nouns

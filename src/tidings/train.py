@@ -184,8 +184,8 @@ def _out_of_fold(features: np.ndarray, labels: Sequence[str], test_sets: Sequenc
     for number, test in enumerate(test_sets):
         train_mask = np.ones(len(labels), dtype=bool)
         train_mask[test] = False
-        classes, model = _fit(features[train_mask], [labels[i] for i in np.flatnonzero(train_mask)], c, seed)
-        for row_index, p in zip(test, model.predict_proba(features[test]), strict=True):
+        classes, model = _fit(features[train_mask], [labels[int(i)] for i in np.flatnonzero(train_mask)], c, seed)
+        for row_index, p in zip((int(i) for i in test), model.predict_proba(features[test]), strict=True):
             best = int(p.argmax())
             oof.append({"id": rows[row_index]["id"], "gold": labels[row_index], "predicted": classes[best],
                         "probability": float(p[best]), "rule": candidates[row_index] or NONE, "fold": number})
