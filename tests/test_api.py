@@ -483,3 +483,9 @@ def test_deeply_nested_json_is_a_422_not_a_crash(client: Any) -> None:
     response = client.post("/api/documents", content=body, headers={"content-type": "application/x-ndjson"})
     assert response.status_code == 201
     assert [f["code"] for f in response.json()["failures"]] == ["E109"] and len(response.json()["analyses"]) == 1
+
+
+def test_events_as_of(client: Any) -> None:
+    assert client.get("/api/events?as_of=2024-12-07").json()["total"] > 0
+    assert client.get("/api/events?as_of=2024-12-06").json()["total"] == 0
+    assert client.get("/api/events?as_of=someday").status_code == 422

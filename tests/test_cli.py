@@ -91,3 +91,13 @@ def test_stdin_and_json_format(engine):
     data = json.loads(result.output)
     assert data["document"]["published"] == "2025-03-14"
     assert any(e["type"] == "ASSAULT" for e in data["events"])
+
+
+def test_events_as_of(db):
+    """The sample was published 2024-12-07: known on that day, not the day before."""
+    out = runner.invoke(app, ["events", "--db", db, "--as-of", "2024-12-07", "--format", "jsonl"]).output
+    assert [line for line in out.splitlines() if line.strip()]
+    out = runner.invoke(app, ["events", "--db", db, "--as-of", "2024-12-06", "--format", "jsonl"]).output
+    assert not [line for line in out.splitlines() if line.strip()]
+    bad = runner.invoke(app, ["events", "--db", db, "--as-of", "soon"])
+    assert bad.exit_code != 0

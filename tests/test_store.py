@@ -451,3 +451,20 @@ def test_columns_match_the_export_names() -> None:
                                       (store_module.mentions_table, store_module._MENTION_COLUMNS, {"id"}),
                                       (store_module.sources_table, store_module._SOURCE_COLUMNS, set())):
         assert set(columns) | generated == set(table.c.keys())
+
+
+def test_events_as_of_keeps_what_was_reported_by_then(tmp_path):
+    """``as_of``: a report published later (or, undated, stored later) is not yet known on that day."""
+    from tidings import analyze
+    from tidings.store import Store
+
+    early = analyze("Rebels captured Homs on Friday, officials said.", published="2024-12-07")
+    late = analyze("Rebels captured Hama on Monday, officials said.", published="2024-12-10")
+    with Store(f"sqlite:///{tmp_path / 'asof.db'}") as store:
+        store.save(early)
+        store.save(late)
+        on_8th = store.events(as_of=dt.date(2024, 12, 8))
+        assert on_8th and {e.doc_id for e in on_8th} == {early.document.id}
+        assert {e.doc_id for e in store.events(as_of=dt.date(2024, 12, 10))} == {early.document.id, late.document.id}
+        assert store.events(as_of=dt.date(2024, 12, 6)) == []
+        assert store.count_events(as_of=dt.date(2024, 12, 8)) == len(on_8th)

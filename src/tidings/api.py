@@ -644,6 +644,9 @@ def create_app(db: str | None = None, *, engine: Any = None,
         text: Annotated[str | None, Query(description="Full-text search in the documents (FTS5 syntax).",
                                           examples=["evacuation"], **_TERM)] = None,
         doc_id: Annotated[str | None, Query(description="Only this document's events.", **_TERM)] = None,
+        as_of: Annotated[dt.date | None, Query(description=(
+            "Only events reported by this day (document published on or before it, else stored by then)."))]
+        = None,
         limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
         offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
         format: Annotated[Literal["json", "csv", "geojson"] | None,
@@ -655,7 +658,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
         _check_types(type)
         filters: dict[str, Any] = {k: v for k, v in {
             "type": type, "actor": actor, "country": country, "place": place, "since": since, "until": until,
-            "modality": modality, "source": source, "text": text, "doc_id": doc_id}.items() if v}
+            "modality": modality, "source": source, "text": text, "doc_id": doc_id, "as_of": as_of}.items() if v}
         events = store.events(**filters, limit=limit, offset=offset)
         total = store.count_events(**filters) if len(events) == limit or offset else len(events)
         fmt = _pick_format(format, request.headers.get("accept", ""))

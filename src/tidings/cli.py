@@ -176,12 +176,15 @@ def events(
     modality: Annotated[list[str] | None, typer.Option(help="asserted, reported, hedged, negated, …")] = None,
     source: Annotated[str | None, typer.Option(help="Name in the attribution chain.")] = None,
     text: Annotated[str | None, typer.Option(help="Full-text search in the documents.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=(
+        "YYYY-MM-DD: only events reported by then (published, else stored, on or before)."))] = None,
     limit: Annotated[int, typer.Option(help="At most this many events.")] = 100,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
 ) -> None:
     """List stored events, filtered."""
     found = service.find_events(db, type=type, actor=actor, country=country, place=place, since=parse_date_option(since),
-                                until=parse_date_option(until), modality=modality, source=source, text=text, limit=limit)
+                                until=parse_date_option(until), modality=modality, source=source, text=text,
+                                as_of=parse_date_option(as_of), limit=limit)
     if fmt == "table":
         console.print(events_table(found))
     elif fmt == "json":

@@ -279,6 +279,16 @@ class EventFilters(TypedDict, total=False):
     source: str | None
     text: str | None
     doc_id: str | None
+    as_of: dt.date | None
+
+
+def _reported_by(day: dt.date) -> sa.ColumnElement[bool]:
+    """Events first reported by the end of ``day``: their document's publication date, else when it was
+    stored (the rule the across-article layer's as-of views use)."""
+    d = documents_table.c
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+    known = sa.or_(d.published <= day, sa.and_(d.published.is_(None), d.analysed_at < end))
+    return events_table.c.doc_id.in_(sa.select(d.id).where(known))
 
 
 # ------------------------------------------------------------------------------------------------ rows
@@ -1113,18 +1123,19 @@ class Store:
                country: str | None = None, place: str | None = None, since: dt.date | None = None,
                until: dt.date | None = None, modality: str | Sequence[str] | None = None,
                source: str | None = None, text: str | None = None, doc_id: str | None = None,
-               limit: int | None = None, offset: int = 0) -> list[Event]:
+               as_of: dt.date | None = None, limit: int | None = None, offset: int = 0) -> list[Event]:
         """Events matching every filter given, newest first (undated last).
 
         ``actor``: code prefix or case-insensitive name substring, source or target. ``country``: ISO3 (or
         ISO2) of either actor or the place. ``place``: place name, case-insensitive (digits: a geonameid).
         ``since``/``until``: the event's date range overlaps them; undated events are left out.
         ``modality``: one or several of :data:`tidings.records.MODALITIES`. ``source``: substring of any
-        attribution link's name. ``text``: full-text match on the event's document.
+        attribution link's name. ``text``: full-text match on the event's document. ``as_of``: only events
+        reported by then (their document published on or before that day, else stored by its end).
         """
         filters: EventFilters = {"type": type, "actor": actor, "country": country, "place": place,
                                  "since": since, "until": until, "modality": modality, "source": source,
-                                 "text": text, "doc_id": doc_id}
+                                 "text": text, "doc_id": doc_id, "as_of": as_of}
         with self._read() as conn:
             stmt = self._select_events(conn, filters, wanted=None if limit is None else limit + offset)
             stmt = stmt.limit(limit).offset(offset) if limit is not None else stmt.offset(offset)
@@ -1304,6 +1315,8 @@ class Store:
         if f.get("text"):
             terms["text"] = self._text_clause(conn, str(f["text"]),
                                               per_row=self._pg and plan not in ("auto", "text"))
+        if f.get("as_of"):
+            terms["as_of"] = _reported_by(f["as_of"])  # type: ignore[arg-type]
         since, until = f.get("since"), f.get("until")
         if since or until:
             terms["dates"] = sa.and_(*_date_clauses(since, until, self._max_span(conn) if since else 0))
