@@ -694,24 +694,18 @@ def retyped(event: Event, type_: str, confidence: float, why: dict[str, Any]) ->
 
 
 @lru_cache(maxsize=1)
-def _verbal_types() -> frozenset[str]:
-    """PLOVER types of quad classes 1 and 3 (verbal cooperation and conflict), from ``plover.json``."""
+def _quad_classes() -> dict[str, int | None]:
+    """Each PLOVER type's quad class (1 verbal cooperation … 4 material conflict), from ``plover.json``."""
     types = json.loads((DATA_DIR / "plover.json").read_text("utf-8"))["types"]
-    return frozenset(name for name, info in types.items() if info.get("gdelt_quad_class") in (1, 3))
+    return {name: info.get("gdelt_quad_class") for name, info in types.items()}
 
 
 def _verbal(type_: str) -> bool:
-    return type_ in _verbal_types()
-
-
-@lru_cache(maxsize=1)
-def _verbal_conflict_types() -> frozenset[str]:
-    types = json.loads((DATA_DIR / "plover.json").read_text("utf-8"))["types"]
-    return frozenset(name for name, info in types.items() if info.get("gdelt_quad_class") == 3)
+    return _quad_classes().get(type_) in (1, 3)
 
 
 def _verbal_conflict(type_: str) -> bool:
-    return type_ in _verbal_conflict_types()
+    return _quad_classes().get(type_) == 3
 
 
 def _second_hand(chain: list[Source], doc_chain: list[Source]) -> bool:
