@@ -57,13 +57,10 @@ THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 
 
 def apply_policy(o: dict, p: float, drop: float, retype: float, add: float) -> str:
-    """What the pipeline would code for one out-of-fold row (see ``Engine._learned_pass``)."""
-    rule, label = o["rule"], o["predicted"]
-    if rule == "NONE":
-        return label if label != "NONE" and p >= add else "NONE"
-    if label == "NONE":
-        return "NONE" if p >= drop else rule
-    return label if label != rule and p >= retype else rule
+    """What the pipeline would code for one out-of-fold row (the pipeline's own rule, ``coder.decide``)."""
+    from tidings.coder import NONE, decide
+
+    return decide(None if o["rule"] == NONE else o["rule"], o["predicted"], p, drop, retype, add)
 
 
 def choose_policy(report) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]

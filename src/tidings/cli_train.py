@@ -39,17 +39,11 @@ def apply_coder(coder: str | None, model: Path | None) -> None:
         except TidingsError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(2) from None
-        if not head.uses_rules or set(head.labels) - _event_labels():
+        if not head.is_event_coder:
             typer.echo(f"[E501] {model} predicts {', '.join(head.labels[:6])}…, not PLOVER types: use it with "
                        "`tidings eval classify --model`, not as the event coder", err=True)
             raise typer.Exit(2)
         os.environ["TIDINGS_MODEL_DIR"] = str(model.resolve())
-
-
-def _event_labels() -> set[str]:
-    from tidings.coder import NONE, plover_types
-
-    return {*plover_types(), NONE}
 
 
 def train(

@@ -26,7 +26,7 @@ from tidings.errors import TidingsError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["DEFAULT_MODEL_DIR", "ENCODER_DIR", "NONE", "Encoder", "Head", "LearnedCoder", "Verdict",
+__all__ = ["DEFAULT_MODEL_DIR", "ENCODER_DIR", "NONE", "Encoder", "Head", "LearnedCoder", "Verdict", "decide",
            "load_head", "reliability"]
 
 MODELS_DIR = Path(str(resources.files("tidings") / "models"))
@@ -42,12 +42,13 @@ class ModelError(TidingsError):
     """A model directory that is missing, incomplete or of another format."""
 
 
-def plover_types(data_dir: Path | None = None) -> list[str]:
-    """The 16 PLOVER types, in the order of ``data/plover.json``."""
+@lru_cache(maxsize=4)
+def plover_types(data_dir: Path | None = None) -> tuple[str, ...]:
+    """The 16 PLOVER types, in the order of ``data/plover.json`` (read once: the API checks every request)."""
     from tidings.settings import DATA_DIR
 
     plover = json.loads(((data_dir or DATA_DIR) / "plover.json").read_text("utf-8"))
-    return list(plover["types"])
+    return tuple(plover["types"])
 
 
 # --- encoder ----------------------------------------------------------------------------------------
@@ -149,6 +150,12 @@ class Head:
     @property
     def uses_rules(self) -> bool:
         return bool(self.rule_types)
+
+    @property
+    def is_event_coder(self) -> bool:
+        """A head the pipeline can use as its event coder: stacked on the rules, predicting PLOVER types or
+        NONE (a head of another label set only labels texts: ``tidings eval classify --model``)."""
+        return self.uses_rules and set(self.labels) <= {*plover_types(), NONE}
 
     def features(self, vectors: np.ndarray, candidates: Sequence[str | None],
                  found: Sequence[Sequence[str]]) -> np.ndarray:
@@ -256,6 +263,10 @@ class LearnedCoder:
         self.retype_at = float(self.head.policy.get("retype", 0.5))
         self.add_at = float(self.head.policy.get("add", 0.6))
 
+    def decide(self, rule_type: str | None, label: str, probability: float) -> str:
+        """The type coded for one candidate, by this head's policy: see :func:`decide`."""
+        return decide(rule_type, label, probability, self.drop_at, self.retype_at, self.add_at)
+
     def judge(self, texts: Sequence[str], candidates: Sequence[str | None],
               found: Sequence[Sequence[str]]) -> list[Verdict]:
         """One verdict per (sentence text, candidate rule type, rule types of the sentence)."""
@@ -277,6 +288,17 @@ class LearnedCoder:
             out.append(Verdict(label=top[0][0], probability=self.head.calibrate(top[0][1]), top=top,
                                all=tuple(zip(self.head.labels, (float(p) for p in row), strict=True))))
         return out
+
+
+def decide(rule_type: str | None, label: str, probability: float, drop: float, retype: float, add: float) -> str:
+    """What the pipeline codes for one candidate (``rule_type`` None: a sentence the rules left empty), given
+    the model's top ``label`` and its calibrated ``probability``: a type, or NONE (drop / add nothing). The
+    same rule chooses the thresholds in training (``training/train_coder.py``)."""
+    if rule_type is None:
+        return label if label != NONE and probability >= add else NONE
+    if label == NONE:
+        return NONE if probability >= drop else rule_type
+    return label if label != rule_type and probability >= retype else rule_type
 
 
 # --- measuring a head ------------------------------------------------------------------------------

@@ -579,11 +579,9 @@ def classify_prediction(record_id: str, analysis: Analysis | None, mapping: Case
 
 def is_event_head(model_dir: str | Path) -> bool:
     """Whether a head predicts PLOVER types (an event coder) rather than a label set of its own."""
-    from tidings.coder import NONE as NO_EVENT
-    from tidings.coder import load_head, plover_types
+    from tidings.coder import load_head
 
-    head = load_head(model_dir)
-    return head.uses_rules and set(head.labels) <= {*plover_types(), NO_EVENT}
+    return load_head(model_dir).is_event_coder
 
 
 def run_head_classify(gold_path: str | Path, model_dir: str | Path, *, limit: int | None = None,

@@ -232,8 +232,9 @@ class Engine:
     def _learned_pass(self, spans: list, per_sentence: list[list[Event]], attributions: list,
                       ctx: DocContext, doc_chain: list[Source], doc_id: str) -> list[list[Event]]:
         """The learned layer (:mod:`tidings.coder`) judges every rule event and every sentence the rules left
-        empty whose main verb has an actor for subject or object, in one encoder call: rule events are kept (with the model's calibrated
-        confidence), retyped or dropped; an empty sentence the model is sure of is coded on its main verb."""
+        empty whose main verb has an actor for subject or object, in one encoder call: rule events are kept
+        (with the model's confidence), retyped or dropped; an empty sentence the model is sure of is coded on
+        its main verb (:func:`tidings.coder.decide`)."""
         learned = self.learned
         assert learned is not None
         rows: list[tuple[int, Event | None]] = []
@@ -252,18 +253,18 @@ class Engine:
                                          [event.type if event else None for _, event in rows], found_types)
         out: list[list[Event]] = [[] for _ in spans]
         for (number, event), verdict in zip(rows, verdicts, strict=True):
+            coded = learned.decide(event.type if event else None, verdict.label, verdict.probability)
+            if coded == NONE_LABEL:
+                continue   # dropped, or nothing to add
             why = {**verdict.why(), "model_name": learned.name}
             if event is None:
-                if verdict.label != NONE_LABEL and verdict.probability >= learned.add_at:
-                    added = code_as(spans[number], number, ctx, verdict.label, self.cues, attributions[number],
-                                    doc_chain, self.settings.coder, doc_id, self.triggers.intent_lemmas)
-                    out[number].extend(e.model_copy(update={"confidence": round(verdict.probability, 3),
-                                                            "why": {**e.why, **why}}) for e in added)
+                added = code_as(spans[number], number, ctx, coded, self.cues, attributions[number],
+                                doc_chain, self.settings.coder, doc_id, self.triggers.intent_lemmas)
+                out[number].extend(e.model_copy(update={"confidence": round(verdict.probability, 3),
+                                                        "why": {**e.why, **why}}) for e in added)
                 continue
-            if verdict.label == NONE_LABEL and verdict.probability >= learned.drop_at:
-                continue
-            if verdict.label not in (NONE_LABEL, event.type) and verdict.probability >= learned.retype_at:
-                out[number].append(retyped(event, verdict.label, round(verdict.probability, 3), why))
+            if coded != event.type:
+                out[number].append(retyped(event, coded, round(verdict.probability, 3), why))
                 continue
             confidence = verdict.probability if verdict.label == event.type else verdict.probability_of(event.type)
             out[number].append(event.model_copy(update={"confidence": round(confidence, 3),

@@ -146,17 +146,17 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
         idx_scored = np.flatnonzero(scored)
         test_sets = [idx_scored[t] for t in _folds([labels[i] for i in idx_scored], [groups[i] for i in idx_scored],
                                                    min(folds, len(idx_scored)), seed)]
-        tried = {}
+        tried: dict[float, tuple[dict[str, Any], list[dict[str, Any]]]] = {}   # C → (scores, out-of-fold rows)
         for value in ([c] if c is not None else C_GRID):
             run = _out_of_fold(features, labels, test_sets, value, seed, rows, candidates)
-            tried[value] = (_oof_scores(run, folds)["weighted_f1"], run)
+            tried[value] = (_oof_scores(run, folds), run)
             if progress:
-                progress(f"C={value:g}: out-of-fold weighted F1", round(tried[value][0], 4))
-        c = max(tried, key=lambda value: tried[value][0])
-        oof = tried[c][1]
-        scores.update(_oof_scores(oof, folds))
+                progress(f"C={value:g}: out-of-fold weighted F1", round(tried[value][0]["weighted_f1"], 4))
+        c = max(tried, key=lambda value: tried[value][0]["weighted_f1"])
+        best_scores, oof = tried[c]
+        scores.update(best_scores)
         scores["C"] = c
-        scores["C_tried"] = {str(k): round(v[0], 4) for k, v in tried.items()}
+        scores["C_tried"] = {str(k): round(v[0]["weighted_f1"], 4) for k, v in tried.items()}
     c = c if c is not None else 4.0
     classes, model = _fit(features, labels, c, seed)
     head.labels = classes
