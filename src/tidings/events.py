@@ -489,7 +489,7 @@ def _dates_speech(mention: TimeMention, trigger: Token, reporting: frozenset[str
         if head.i == trigger.i or head.head.i == head.i and head.pos_ not in ("VERB", "AUX"):
             return False
         if head.pos_ in ("VERB", "AUX"):
-            return head.lemma_.lower() in reporting and head.i != trigger.i
+            return head.lemma_.lower() in reporting   # (the trigger itself returned False above)
         head = head.head
     return False
 
