@@ -33,7 +33,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 import sqlalchemy as sa
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -41,6 +41,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
+from tidings.api_docs import mount_api_docs
+from tidings.api_guard import MAX_JSON_DEPTH, NO_CONTROLS, check_request, error_details, json_too_deep, scrub
 from tidings.errors import InputError, StoreError, TidingsError
 from tidings.export import export_events, flat_event
 from tidings.ingest import InputFailure, read_jsonl, read_text
@@ -64,6 +66,9 @@ _DOCUMENT_EXAMPLE: dict[str, Any] = {
     "published": "2024-12-07", "outlet": "RBK-Ukraine", "url": "https://example.org/iran-syria",
     "title": "Iran evacuates from Syria"}
 
+# Metadata strings: tab and line breaks are tolerated (read_text folds them), other control characters not.
+_ONE_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
 # --------------------------------------------------------------------------------------------- models
 
 
@@ -72,11 +77,11 @@ class DocumentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_DOCUMENT_EXAMPLE]})
 
-    text: str = Field(min_length=1, description="Plain article text (English).")
+    text: str = Field(min_length=1, description="Plain article text (English; at most 1,000,000 characters).")
     published: dt.date | None = Field(None, description="Publication date, YYYY-MM-DD.")
-    outlet: str | None = None
-    url: str | None = None
-    title: str | None = None
+    outlet: str | None = Field(None, max_length=200, pattern=_ONE_LINE)
+    url: str | None = Field(None, max_length=2048, pattern=_ONE_LINE)
+    title: str | None = Field(None, max_length=1000, pattern=_ONE_LINE)
 
 
 class ErrorDetail(BaseModel):
@@ -102,8 +107,10 @@ class Failure(BaseModel):
 
 
 class IngestResult(BaseModel):
-    """The answer to a JSONL (or JSON array) POST: one Analysis per document that could be read."""
+    """The answer to a JSONL (or JSON array) POST: one Analysis per document that could be read. When none
+    could (status 422) it carries ``error`` too, like every other error answer."""
 
+    error: ErrorDetail | None = None
     analyses: list[Analysis]
     failures: list[Failure]
 
@@ -287,9 +294,12 @@ class _EngineSlot:
 
 
 #: Search terms: bounded (SQLite refuses LIKE patterns over 50,000 bytes, and no name is that long) and free of
-#: NUL, which SQLite would cut the term at.
+#: control characters (SQLite would cut a term at NUL). ``tidings.api_guard`` holds the same line for every
+#: parameter of every route; these put it in the schema.
 TERM_MAX = 500
-_TERM = {"max_length": TERM_MAX, "pattern": r"^[^\x00]*$"}
+_TERM: dict[str, Any] = {"max_length": TERM_MAX, "pattern": NO_CONTROLS}
+_CODE: dict[str, Any] = {"max_length": 16, "pattern": NO_CONTROLS}     # an ISO country code, a little slack
+_ID: dict[str, Any] = {"max_length": 96, "pattern": NO_CONTROLS}       # document, event and cluster ids
 
 
 class ApiError(Exception):
@@ -300,7 +310,7 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.hint = status, code, message, hint
 
 
-def _check_types(types: list[str] | None) -> None:
+def _check_types(types: Sequence[str] | None) -> None:
     """An unknown PLOVER type is a mistake to report (422), not a filter that matches nothing."""
     from tidings.coder import plover_types
 
@@ -504,6 +514,9 @@ def _documents_from_body(body: bytes, content_type: str) -> tuple[list[Document]
     if media and media != "application/json" and not media.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", f"Cannot read a body of type {media!r}.",
                        "Send application/json (one document or a list) or application/x-ndjson (JSONL).")
+    if json_too_deep(body):
+        raise ApiError(422, "invalid_json", f"The body's JSON is nested more than {MAX_JSON_DEPTH} deep.",
+                       "Send one document object, or a flat list of them.")
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -569,12 +582,14 @@ def create_app(db: str | None = None, *, engine: Any = None,
                 outbox.stop()
             store.close()
 
-    app = FastAPI(title="tidings", version=__version__, lifespan=lifespan, description=(
+    app = FastAPI(title="tidings", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  dependencies=[Depends(check_request)], description=(
         "Evidenced, attributed PLOVER events from news text. Filters match the `tidings events` CLI; "
-        "errors are `{\"error\": {\"code\", \"message\"}}`."))
+        "errors are `{\"error\": {\"code\", \"message\"}}`; an unknown query parameter is an error too."))
     app.state.store = store
     app.state.engines = engines
-    _install_error_handlers(app)
+    _install_error_handlers(app, store)
+    mount_api_docs(app)
 
     @app.get("/api/health", response_model=Health, tags=["meta"])
     def health() -> Health:
@@ -619,9 +634,12 @@ def create_app(db: str | None = None, *, engine: Any = None,
             if not analyses:
                 raise ApiError(422, not_stored[0].code, not_stored[0].message)
             return Response(analyses[0].model_dump_json(), status_code=201, media_type="application/json")
-        result = IngestResult(analyses=analyses, failures=[Failure(**vars(f)) for f in failures])
-        return Response(result.model_dump_json(), status_code=201 if analyses else 422,
-                        media_type="application/json")
+        error = None if analyses else ErrorDetail(
+            code="no_documents", message=f"None of the {len(failures)} documents could be analysed; "
+            "see failures.")
+        result = IngestResult(error=error, analyses=analyses, failures=[Failure(**vars(f)) for f in failures])
+        return Response(result.model_dump_json(exclude={"error"} if error is None else None, exclude_none=True),
+                        status_code=201 if analyses else 422, media_type="application/json")
 
     @app.get("/api/events", response_model=None, tags=["events"], responses={
         200: {"model": EventPage, "content": {"text/csv": {}, "application/geo+json": {}},
@@ -633,7 +651,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
         actor: Annotated[str | None, Query(description="Actor code prefix or name substring.",
                                            examples=["IRN"], **_TERM)] = None,
         country: Annotated[str | None, Query(description="ISO 3166 alpha-3 or alpha-2 of an actor or the place.",
-                                             examples=["SYR"], **_TERM)] = None,
+                                             examples=["SYR"], **_CODE)] = None,
         place: Annotated[str | None, Query(description="Place name (case-insensitive) or GeoNames id.",
                                            examples=["Homs"], **_TERM)] = None,
         since: Annotated[dt.date | None, Query(description="Events overlapping this day or later.")] = None,
@@ -643,7 +661,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
                                             **_TERM)] = None,
         text: Annotated[str | None, Query(description="Full-text search in the documents (FTS5 syntax).",
                                           examples=["evacuation"], **_TERM)] = None,
-        doc_id: Annotated[str | None, Query(description="Only this document's events.", **_TERM)] = None,
+        doc_id: Annotated[str | None, Query(description="Only this document's events.", **_ID)] = None,
         as_of: Annotated[dt.date | None, Query(description=(
             "Only events reported by this day (document published on or before it, else stored by then)."))]
         = None,
@@ -679,7 +697,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
         return Response(buffer.getvalue(), media_type=media, headers=headers)
 
     @app.get("/api/events/{event_id}", response_model=EventDetail, tags=["events"], responses=_ERRORS)
-    def get_event(event_id: Annotated[str, PathParam(max_length=96)]) -> EventDetail:
+    def get_event(event_id: Annotated[str, PathParam(**_ID)]) -> EventDetail:
         """One event with its sentence, surrounding text, evidence spans and attribution chain."""
         event = store.event(event_id)
         if event is None:
@@ -696,7 +714,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
                             documents=[_summary(d) for d in docs])
 
     @app.get("/api/documents/{doc_id}", response_model=Analysis, tags=["documents"], responses=_ERRORS)
-    def get_document(doc_id: Annotated[str, PathParam(max_length=64)]) -> Response:
+    def get_document(doc_id: Annotated[str, PathParam(**_ID)]) -> Response:
         """Everything stored for one document: text, events, mentions, source chain, warnings."""
         analysis = store.analysis(doc_id)
         if analysis is None:
@@ -713,14 +731,15 @@ def create_app(db: str | None = None, *, engine: Any = None,
 
     @app.get("/api/places", response_model=PlacePage, tags=["aggregates"], responses=_ERRORS)
     def places(q: Annotated[str | None, Query(description="Place name substring.", **_TERM)] = None,
-               country: Annotated[str | None, Query(description="ISO alpha-2 or alpha-3.", **_TERM)] = None,
+               country: Annotated[str | None, Query(description="ISO alpha-2 or alpha-3.", **_CODE)] = None,
                limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
                offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0) -> PlacePage:
         """Distinct geocoded places with coordinates and event counts, most frequent first."""
         return _place_rows(store, q, country, limit, offset)
 
     @app.get("/api/clusters", response_model=ClusterPage, tags=["across articles"], responses=_LAYER_ERRORS)
-    def clusters(type: Annotated[str | None, Query(description="PLOVER type.", max_length=32)] = None,
+    def clusters(type: Annotated[str | None, Query(description="PLOVER type.", max_length=32,
+                                                   pattern=NO_CONTROLS)] = None,
                  min_size: Annotated[int, Query(ge=1, le=_MAX_OFFSET, description="At least this many "
                                                 "events.")] = 1,
                  min_sources: Annotated[int, Query(ge=0, le=_MAX_OFFSET, description="At least this many "
@@ -731,12 +750,13 @@ def create_app(db: str | None = None, *, engine: Any = None,
                                                         "published (else stored) by then.")] = None) -> ClusterPage:
         """Real-world events reported across articles, biggest first: members, independent sources
         (by origin, not by outlet), contradictions. Needs the across-article layer (else 501)."""
+        _check_types([type] if type else None)
         found = layer.clusters(store, type=type, min_size=min_size, min_sources=min_sources, limit=limit,
                                offset=offset, as_of=as_of)
         return ClusterPage(limit=limit, offset=offset, clusters=found)
 
     @app.get("/api/clusters/{cluster_id}", tags=["across articles"], responses=_LAYER_ERRORS)
-    def get_cluster(cluster_id: Annotated[str, PathParam(max_length=64)]) -> dict[str, Any]:
+    def get_cluster(cluster_id: Annotated[str, PathParam(**_ID)]) -> dict[str, Any]:
         """One cluster with its members and their evidence."""
         found = layer.cluster(store, cluster_id)
         if found is None:
@@ -745,7 +765,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
 
     @app.get("/api/alerts", response_model=AlertPage, tags=["across articles"], responses=_LAYER_ERRORS)
     def alerts(rule: Annotated[str | None, Query(description="Only this watch rule's alerts.",
-                                                 max_length=128)] = None,
+                                                 max_length=128, pattern=NO_CONTROLS)] = None,
                limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
                offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0) -> AlertPage:
         """Alerts raised by watch rules (``tidings watch``), newest first. Needs tidings.watch (else 501)."""
@@ -902,7 +922,12 @@ class _AcrossArticles:
         return self._tables_seen
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, store: Store) -> None:
+    """Every error answers ``{"error": {...}}`` — FastAPI's and Starlette's own (404, 405, 422, 500) too —
+    and a server-side one names no file or database (:func:`tidings.api_guard.scrub`)."""
+    database = store.engine.url.database if store.engine.dialect.name == "sqlite" else None
+    secrets = (store.url, str(store.engine.url), database, str(Path(database).resolve()) if database else None)
+
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.hint)
@@ -916,9 +941,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg")),
-                    "type": str(err.get("type"))} for err in exc.errors()]
-        return _error(422, "validation_error", _validation_message(exc.errors()), details=details)
+        return _error(422, "validation_error", _validation_message(exc.errors()), details=error_details(exc.errors()))
 
     @app.exception_handler(TidingsError)
     async def tidings_error(_request: Request, exc: TidingsError) -> JSONResponse:
@@ -926,7 +949,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             status = 503 if exc.code == "E204" else 500
         else:
             status = 422 if isinstance(exc, InputError) or exc.code.startswith(("E1", "E3")) else 500
-        return _error(status, exc.code, exc.message, exc.hint)
+        message = exc.message if status < 500 else scrub(exc.message, *secrets)
+        return _error(status, exc.code, message, scrub(exc.hint, *secrets) if exc.hint else None)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
