@@ -4,9 +4,14 @@
     python benchmarks/bench_api.py 1000000 -c 1 -c 16   # the goal: filtered query p95 <= 100 ms
     python benchmarks/bench_api.py -w 2 -q filtered     # two server processes, the headline query only
 
-The server runs in its own process (one uvicorn worker, as ``tidings serve`` runs it) so the load
-generator does not share its interpreter; both share the machine, so on a small box the client's own CPU
+The server runs in its own process(es) (``-w`` uvicorn workers, as ``tidings serve --workers`` runs it) so the
+load generator does not share its interpreter; both share the machine, so on a small box the client's own CPU
 is part of every latency measured (it is reported as a conservative figure, not subtracted).
+
+Latency on a shared machine measures the other jobs as much as tidings, so each row also reports the CPU
+time one request cost the server (all its processes, from /proc) and the client: figures the machine's
+load barely changes, and from which ``cap/s`` estimates the requests per second ``os.cpu_count()`` idle
+cores would serve (CPUs ÷ CPU per request, server and client together).
 The data is ``bench_store.Synthetic``: 10 events per document, ~40 actors, ~300 places, two years of dates.
 """
 
@@ -100,6 +105,28 @@ async def load(base: str, path: str, requests: int, concurrency: int) -> list[fl
     return latencies
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants (Linux /proc; 0 elsewhere)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        own = int(entry.parent.name)
+        parents[own] = int(fields[1])
+        times[own] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
@@ -131,21 +158,29 @@ def main(argv: list[str] | None = None) -> int:
         results: list[dict[str, object]] = []
         try:
             base = f"http://127.0.0.1:{port}"
-            print(f"\n{'query':38} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7}")
+            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, {args.workers} worker(s)")
+            print(f"\n{'query':38} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} "
+                  f"{'srv cpu':>8} {'cli cpu':>8} {'cap/s':>6}")
             wanted = [w.replace("filtered", next(iter(QUERIES))) for w in args.query or []]
             for name, query in QUERIES.items():
                 if wanted and not any(w in name for w in wanted):
                     continue
                 asyncio.run(load(base, query, 20, 2))   # warm the page cache and the code paths
                 for level in levels:
-                    t0 = time.perf_counter()
+                    t0, server_cpu, client_cpu = time.perf_counter(), tree_cpu(server.pid), time.process_time()
                     times = asyncio.run(load(base, query, args.requests, level))
                     rate = len(times) / (time.perf_counter() - t0)
+                    server_ms = (tree_cpu(server.pid) - server_cpu) / len(times) * 1000
+                    client_ms = (time.process_time() - client_cpu) / len(times) * 1000
+                    capacity = (os.cpu_count() or 1) * 1000 / max(server_ms + client_ms, 1e-3)
                     row = {"query": name, "path": query, "concurrency": level, "p50_ms": percentile(times, 50),
-                           "p95_ms": percentile(times, 95), "p99_ms": percentile(times, 99), "rps": rate}
+                           "p95_ms": percentile(times, 95), "p99_ms": percentile(times, 99), "rps": rate,
+                           "server_cpu_ms": server_ms, "client_cpu_ms": client_ms, "capacity_rps": capacity,
+                           "load": os.getloadavg()[0]}
                     results.append(row)
                     print(f"{name:38} {level:4d} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} "
-                          f"{row['p99_ms']:8.1f} {rate:7.0f}", flush=True)
+                          f"{row['p99_ms']:8.1f} {rate:7.0f} {server_ms:8.2f} {client_ms:8.2f} {capacity:6.0f}",
+                          flush=True)
         finally:
             server.terminate()
             try:
@@ -157,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         goal = all(float(r["p95_ms"]) <= 100 for r in headline)   # type: ignore[arg-type]
         levels_text = ", ".join(f"c={r['concurrency']}: {float(r['p95_ms']):.0f} ms"  # type: ignore[arg-type]
                                 for r in headline)
-        print(f"\nfiltered events query p95 goal (<= 100 ms): {'met' if goal else 'NOT met'} ({levels_text})")
+        print(f"\nfiltered events query p95 goal (<= 100 ms): {'met' if goal else 'NOT met'} ({levels_text}; "
+              f"load average {os.getloadavg()[0]:.1f} at the end)")
         if args.json:
             args.json.write_text(json.dumps({"events": args.n, "cpus": os.cpu_count(), "workers": args.workers,
                                              "results": results}, indent=2))

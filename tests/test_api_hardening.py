@@ -153,6 +153,7 @@ def test_server_errors_are_in_the_shape_and_name_no_path(db_path: Path, monkeypa
         raise RuntimeError(f"unexpected state in {db_path.parent}/cache/index.bin")
 
     monkeypatch.setattr(store, "events", broken_events)
+    monkeypatch.setattr(store, "events_json", broken_events)
     monkeypatch.setattr(store, "stats", crashing_stats)
     with TestClient(app, raise_server_exceptions=False) as api:
         error = _error(api.get("/api/events"), 500, db_path)
@@ -243,3 +244,32 @@ def test_vendored_api_manual_ships_its_licences() -> None:
     for library in ("swagger-ui", "redoc"):
         assert (WEB / "apidocs" / library / "LICENSE").is_file(), library
     assert "swagger-ui-dist" in (WEB / "apidocs" / "VERSIONS").read_text("utf-8")
+
+
+# ---------------------------------------------------------------------------------------- events as JSON
+
+def test_event_pages_are_the_events_the_store_holds(client: Any, db_path: Path) -> None:
+    """The JSON page passes the stored JSON through: it must be exactly what the Event model serialises."""
+    from tidings.records import Event
+
+    with Store(f"sqlite:///{db_path}") as store:
+        expected = [json.loads(e.model_dump_json()) for e in store.events(limit=50)]
+    page = client.get("/api/events?limit=50").json()
+    assert page["events"] == expected and len(expected) >= 2
+    assert all(Event.model_validate(e) for e in page["events"])
+
+
+def test_events_stored_by_an_older_tidings_are_answered_whole(tmp_path: Path, sample_analysis: Any) -> None:
+    """A row written before a field existed (here: ``why`` removed from the stored JSON) is answered with the
+    field at its default, like Store.events reads it, not passed through without it."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with Store(url) as store:
+        store.save(sample_analysis)
+        with store.write() as conn:
+            conn.execute(sa.text("UPDATE events SET data = json_remove(data, '$.why')"))
+        expected = [json.loads(e.model_dump_json()) for e in store.events(limit=100)]
+    with TestClient(create_app(url, deliver_webhooks=False)) as api:
+        events = api.get("/api/events?limit=100").json()["events"]
+    assert events == expected and all("why" in e for e in events)

@@ -13,7 +13,7 @@ import typer
 
 from tidings.cli_train import CoderOpt, ModelOpt, apply_coder
 
-__all__ = ["register", "serve"]
+__all__ = ["default_workers", "register", "serve"]
 
 
 def serve(
@@ -23,8 +23,9 @@ def serve(
     db: Annotated[str | None, typer.Option("--db", help="Database URL (default sqlite:///tidings.db).")]
     = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: warning, info, debug.")] = "info",
-    workers: Annotated[int, typer.Option(min=1, help="Server processes (each loads its own model on its "
-                                         "first POST).")] = 1,
+    workers: Annotated[int | None, typer.Option(min=1, help="Server processes sharing the port (default: one "
+                                                "per CPU, at most 4; each loads its own model on its first POST).")]
+    = None,
     coder: CoderOpt = None,
     model: ModelOpt = None,
 ) -> None:
@@ -44,7 +45,9 @@ def serve(
     except TidingsError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"tidings dashboard on http://{host}:{port}/  (API schema: http://{host}:{port}/openapi.json)")
+    workers = workers or default_workers()
+    typer.echo(f"tidings dashboard on http://{host}:{port}/  (API manual: http://{host}:{port}/docs; "
+               f"{workers} worker process{'es' if workers > 1 else ''})")
     if workers == 1:
         uvicorn.run(app, host=host, port=port, log_level=log_level)
         return
@@ -54,6 +57,16 @@ def serve(
         os.environ["TIDINGS_DB"] = db
     uvicorn.run("tidings.api:create_app", factory=True, host=host, port=port, log_level=log_level,
                 workers=workers)
+
+
+def default_workers() -> int:
+    """One server process per CPU, at most 4.
+
+    Why processes: a read is CPU in Python (routing, SQL set-up, JSON) under one GIL, so one process serves
+    one request at a time however many threads it has — 8 filtered queries in flight on 2 cores took p95
+    181 ms in one process. SQLite in WAL mode lets processes read side by side while one writes. More
+    processes than CPUs only add memory (and a language model each once they analyse)."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def register(app: typer.Typer) -> None:
