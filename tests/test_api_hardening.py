@@ -153,7 +153,7 @@ def test_server_errors_are_in_the_shape_and_name_no_path(db_path: Path, monkeypa
         raise RuntimeError(f"unexpected state in {db_path.parent}/cache/index.bin")
 
     monkeypatch.setattr(store, "events", broken_events)
-    monkeypatch.setattr(store, "events_json", broken_events)
+    monkeypatch.setattr(store, "events_page", broken_events)
     monkeypatch.setattr(store, "stats", crashing_stats)
     with TestClient(app, raise_server_exceptions=False) as api:
         error = _error(api.get("/api/events"), 500, db_path)
@@ -273,3 +273,21 @@ def test_events_stored_by_an_older_tidings_are_answered_whole(tmp_path: Path, sa
     with TestClient(create_app(url, deliver_webhooks=False)) as api:
         events = api.get("/api/events?limit=100").json()["events"]
     assert events == expected and all("why" in e for e in events)
+
+
+@pytest.mark.parametrize("filters", [{}, {"type": "RETREAT"}, {"country": "SYR"}, {"actor": "IRN"},
+                                     {"modality": ["reported", "hedged"]}, {"place": "Syria"},
+                                     {"source": "officials"}, {"since": "2024-12-01"}])
+@pytest.mark.parametrize("limit, offset", [(100, 0), (3, 0), (3, 2), (5, 1000), (0, 0)])
+def test_events_page_is_events_and_their_count(db_path: Path, filters: dict[str, Any], limit: int,
+                                              offset: int) -> None:
+    """Store.events_page (one plan, one transaction) answers what events() and count_events() answer."""
+    import datetime as dt
+
+    if "since" in filters:
+        filters = {**filters, "since": dt.date.fromisoformat(filters["since"])}
+    with Store(f"sqlite:///{db_path}") as store:
+        rows, total = store.events_page(**filters, limit=limit, offset=offset)
+        assert [json.loads(r)["id"] for r in rows] == [e.id for e in store.events(**filters, limit=limit,
+                                                                                  offset=offset)]
+        assert total == store.count_events(**filters)

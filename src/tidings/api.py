@@ -691,8 +691,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
             "modality": modality, "source": source, "text": text, "doc_id": doc_id, "as_of": as_of}.items() if v}
         fmt = _pick_format(format, request.headers.get("accept", ""))
         if fmt == "json" and shape == "full":   # the stored JSON is the answer: no parse, no re-serialisation
-            stored = store.events_json(**filters, limit=limit, offset=offset)
-            total = store.count_events(**filters) if len(stored) == limit or offset else len(stored)
+            stored, total = store.events_page(**filters, limit=limit, offset=offset)
             response = _page_json(total, limit, offset, map(_event_json, stored), "events")
             response.headers["X-Total-Count"] = str(total)
             return response
