@@ -2,7 +2,7 @@
 
     python benchmarks/bench_api.py                      # 100k events, concurrency 1 and 8
     python benchmarks/bench_api.py 1000000 -c 1 -c 16   # the goal: filtered query p95 <= 100 ms
-    python benchmarks/bench_api.py -w 2 -q filtered     # two server processes, the headline query only
+    python benchmarks/bench_api.py -w 1 -q filtered     # one server process, the headline query only
 
 The server runs in its own process(es) (``-w`` uvicorn workers, as ``tidings serve --workers`` runs it) so the
 load generator does not share its interpreter; both share the machine, so on a small box the client's own CPU
@@ -35,6 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_store import CHUNK_DOCUMENTS, Synthetic
 
+from tidings.cli_serve import default_workers
 from tidings.store import Store
 
 # name → path; the first is the headline figure (a filtered events page, as the dashboard and scripts ask).
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--concurrency", type=int, action="append", help="requests in flight (repeatable; "
                         "default 1 and 8)")
     parser.add_argument("-r", "--requests", type=int, default=300, help="requests per query and level (300)")
-    parser.add_argument("-w", "--workers", type=int, default=1, help="server processes (default 1)")
+    parser.add_argument("-w", "--workers", type=int, default=default_workers(), help="server processes (default: "
+                        "as tidings serve, one per CPU up to 4)")
     parser.add_argument("--db", type=Path, help="reuse/keep this database file instead of a temporary one")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("-q", "--query", action="append", help="only queries whose name contains this "
