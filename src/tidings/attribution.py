@@ -24,7 +24,8 @@ from tidings.nlp import entity_of, sentences
 from tidings.records import Document, Source, Span
 from tidings.settings import DATA_DIR
 
-__all__ = ["Attribution", "Cues", "chain_for", "document_chain", "find_attributions", "load_cues", "merge_chains"]
+__all__ = ["Attribution", "Cues", "attribute_document", "chain_for", "document_chain", "find_attributions", "load_cues",
+           "merge_chains"]
 
 _DATELINE = re.compile(r"^\s*[A-Z][A-Za-z .,'/-]{1,60}\((?P<agency>[A-Z][\w .&-]{1,30})\)\s*[-—–]")
 
@@ -241,6 +242,16 @@ def _known_outlet(phrase: SpacySpan, cues: Cues) -> tuple[str, str] | None:
 
 
 def _speaker_token(verb: Token) -> Token | None:
+    speaker = _own_speaker(verb)
+    if speaker is None and verb.dep_ in ("advcl", "conj", "xcomp") and verb.tag_ in ("VBG", "VBD", "VBZ", "VBP", "VB") \
+            and not any(c.dep_ in ("mark", "nsubjpass", "auxpass") for c in verb.children):
+        # "X spoke out on Tuesday, arguing that …", "X said …, citing …", "X rose and said …": the participle or
+        # the conjoined verb shares the subject of the verb it hangs on.
+        speaker = _own_speaker(verb.head)
+    return speaker
+
+
+def _own_speaker(verb: Token) -> Token | None:
     for child in verb.children:
         if child.dep_ in ("nsubj", "nsubjpass") and not (child.dep_ == "nsubjpass" and child.lower_ in ("it", "this")):
             if child.dep_ == "nsubjpass":
@@ -275,6 +286,71 @@ def find_attributions(sentence: SpacySpan, cues: Cues, last_speaker: Source | No
         depth = sum(1 for other in found if other is not att and att.cue in other.scope)
         ranked.append(Attribution(att.source, att.cue, att.scope, depth))
     return sorted(ranked, key=lambda a: a.depth)
+
+
+def attribute_document(spans: list[SpacySpan], cues: Cues) -> list[list[Attribution]]:
+    """Each sentence's attributions, with quotations carried across sentences.
+
+    A pronoun speaker ("he said") is the last named speaker. A sentence inside a quotation that runs over
+    several sentences ('"We will not retreat," the minister said. "Our forces hold the bridge."') has no
+    reporting verb of its own; it is the statement of the speaker of the quotation's attributed part, in the
+    sentence before it or, failing that, after it ("…" — opening the quote — then '…," she said').
+    """
+    found: list[list[Attribution]] = []
+    last_speaker: Source | None = None
+    for sentence in spans:
+        attributions = find_attributions(sentence, cues, last_speaker)
+        named = [a.source for a in attributions if not a.source.anonymous]
+        if named:
+            last_speaker = named[-1]
+        found.append(attributions)
+    marks = _quote_marks(spans)
+    for number, sentence in enumerate(spans):
+        _, ends_inside, whole = marks[number]
+        if not whole or found[number]:
+            continue
+        # The quotation runs into the next sentence, which names its speaker ('"… . …," she said') — else the
+        # sentence continues the quotation of the sentence before ('"…," X said. "…"').
+        candidates = ([number + 1] if ends_inside else []) + [number - 1]
+        for other in candidates:
+            if 0 <= other < len(spans) and found[other] and _has_quote(spans[other]):
+                speaker = found[other][0].source
+                found[number] = [Attribution(speaker, -1, frozenset(t.i for t in sentence), 0)]
+                break
+    return found
+
+
+_OPEN, _CLOSE, _EITHER = "“«", "”»", '"'
+_MARKS = _OPEN + _CLOSE + _EITHER
+
+
+def _has_quote(sentence: SpacySpan) -> bool:
+    return any(c in sentence.text for c in _MARKS)
+
+
+def _quote_marks(spans: list[SpacySpan]) -> list[tuple[bool, bool, bool]]:
+    """For each sentence: starts inside an open quotation, ends inside one, lies wholly within quotation marks
+    (it starts inside one or opens one at its start, and ends inside it or closes it at its end)."""
+    out: list[tuple[bool, bool, bool]] = []
+    open_ = False
+    for sentence in spans:
+        text = sentence.text.strip()
+        started_inside = open_
+        for char in text:
+            if char in _OPEN:
+                open_ = True
+            elif char in _CLOSE:
+                open_ = False
+            elif char in _EITHER:
+                open_ = not open_
+        if len(text) > 2000:   # a stray mark must not quote the rest of a long document
+            open_ = False
+        opens_at_start = text[:1] in tuple(_OPEN + _EITHER) and bool(text)
+        closes_at_end = bool(text) and text.rstrip(".!?'’ ")[-1:] in tuple(_CLOSE + _EITHER)
+        few_marks = sum(text.count(c) for c in _MARKS) <= 2
+        whole = few_marks and (started_inside or opens_at_start) and (open_ or closes_at_end)
+        out.append((started_inside, open_, whole))
+    return out
 
 
 def _according_to(token: Token, sentence: SpacySpan, cues: Cues) -> list[Attribution]:
@@ -314,7 +390,12 @@ def _reporting_verb(verb: Token, sentence: SpacySpan, cues: Cues, last_speaker: 
         for child in verb.children:
             if child.dep_ in ("dobj", "dative") and child.pos_ in ("NOUN", "PROPN", "PRON"):
                 excluded |= {t.i for t in child.subtree}
-    scope = frozenset(t.i for t in verb.subtree if t.i not in excluded)
+    scope = frozenset(t.i for t in _content_tokens(verb) if t.i not in excluded)
+    if not scope and verb.dep_ in ("parataxis", "ccomp") and verb.head.i < verb.i and verb.head.pos_ in ("VERB", "AUX"):
+        # "Russian troops attacked the town, officials said": the parse hangs the reporting verb under the
+        # act it reports; the content is the head's clause without the reporting verb's own subtree.
+        own = {t.i for t in verb.subtree}
+        scope = frozenset(t.i for t in verb.head.subtree if t.i not in own and t.i not in excluded)
     if verb.dep_ in ("ROOT",) and verb.i > sentence.start and _quote_before(verb, sentence):
         # '"…," officials said.' — the quote before the verb is the content even when the parse
         # attaches part of it elsewhere.
@@ -322,6 +403,31 @@ def _reporting_verb(verb: Token, sentence: SpacySpan, cues: Cues, last_speaker: 
     if not scope:
         return None
     return Attribution(source, verb.i, scope, 0)
+
+
+#: Dependents of a reporting verb that carry what was said: its clause and object ("said [that …]", "reported
+#: [three deaths]", quotes hung as parataxis). Adverbials ("after the meeting", "when she resigned"),
+#: conjoined verbs and the speaker are not the statement.
+_CONTENT_DEPS = frozenset({"ccomp", "xcomp", "parataxis", "dobj", "obj", "attr", "oprd", "dep"})
+#: Prepositions whose object is the topic of the statement ("warned of an attack", "spoke about the strike").
+_CONTENT_PREPS = frozenset({"about", "of", "over", "against", "on"})
+
+
+#: Adverbial clauses that are part of what was said — its reason or condition ("said the claim was false,
+#: because …", "warned that …, if …") — unlike those that only time the saying ("when she resigned").
+_CONTENT_MARKS = frozenset({"because", "since", "if", "unless", "although", "though", "so"})
+
+
+def _content_tokens(verb: Token) -> list[Token]:
+    """The tokens of what ``verb`` reports: the subtrees of its content dependents."""
+    out: list[Token] = []
+    for child in verb.children:
+        if child.dep_ in _CONTENT_DEPS or (child.dep_ == "prep" and child.lower_ in _CONTENT_PREPS
+                                           and not any(g.ent_type_ in ("DATE", "TIME") for g in child.children)) \
+                or (child.dep_ == "advcl" and any(m.dep_ == "mark" and m.lower_ in _CONTENT_MARKS
+                                                  for m in child.children)):
+            out.extend(child.subtree)
+    return out
 
 
 def _quote_before(verb: Token, sentence: SpacySpan) -> bool:
@@ -362,24 +468,34 @@ def document_chain(doc: Doc, document: Document, cues: Cues) -> list[Source]:
     return merge_chains(chain)
 
 
+#: Verbs that say an article was published from another's report ("This was reported by X", "X reported
+#: this"): narrower than the reporting verbs, since "Clinton cited it as an example" or "It was first declared
+#: by Nixon" are statements inside the story, not the story's provenance.
+_PUBLICATION_VERBS = frozenset({"report", "publish", "write", "broadcast", "air", "print"})
+
+
 def _about_article(sentence: SpacySpan, cues: Cues) -> list[Source]:
-    """"This was reported by X citing Y" / "X reported this, citing Y": a sentence about the article."""
+    """"This was reported by X citing Y" / "X reported this, citing Y": a sentence about the article.
+
+    The speaker must be named (a pronoun — "He said it over and over", "I write this because" — says nothing
+    about where the article comes from) and the verb one of publication."""
     root = sentence.root
-    if root.lemma_.lower() not in cues.reporting_verbs:
+    if root.lemma_.lower() not in _PUBLICATION_VERBS:
         return []
     subject = next((c for c in root.children if c.dep_ in ("nsubjpass", "nsubj")), None)
     links: list[Source] = []
     if subject is not None and subject.dep_ == "nsubjpass" and subject.lower_ in ("this", "it"):
         agent = next((g for c in root.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"), None)
-        if agent is not None:
+        if agent is not None and agent.pos_ != "PRON":
             links.append(_describe(_phrase(agent), sentence, cues, None))
-    elif subject is not None and any(c.lower_ in ("this", "it") and c.dep_ == "dobj" for c in root.children):
+    elif subject is not None and subject.pos_ != "PRON" and any(
+            c.lower_ in ("this", "it") and c.dep_ == "dobj" for c in root.children):
         links.append(_describe(_phrase(subject), sentence, cues, None))
     if not links:
         return []
     for token in sentence:
         if token.lemma_.lower() == "cite":
             obj = next((c for c in token.children if c.dep_ == "dobj"), None)
-            if obj is not None:
+            if obj is not None and obj.pos_ != "PRON":
                 links.append(_describe(_phrase(obj), sentence, cues, None))
     return links

@@ -21,7 +21,7 @@ from spacy.tokens import Doc
 
 from tidings import when as time_rules
 from tidings.actors import ActorDictionary
-from tidings.attribution import document_chain, find_attributions, load_cues
+from tidings.attribution import attribute_document, document_chain, load_cues
 from tidings.coder import NONE as NONE_LABEL
 from tidings.events import TriggerTable, codable, code_as, code_sentence, retyped
 from tidings.ingest import InputFailure, read_text
@@ -193,16 +193,11 @@ class Engine:
         with timer.stage("attribution"):
             doc_chain = document_chain(doc, document, self.cues)
         per_sentence: list[list[Event]] = []
-        sentence_attributions = []
         spans = list(sentences(doc))
-        last_speaker: Source | None = None
+        with timer.stage("attribution"):
+            sentence_attributions = attribute_document(spans, self.cues)
         for number, sentence in enumerate(spans):
-            with timer.stage("attribution"):
-                attributions = find_attributions(sentence, self.cues, last_speaker)
-                named = [a.source for a in attributions if not a.source.anonymous]
-                if named:
-                    last_speaker = named[-1]
-            sentence_attributions.append(attributions)
+            attributions = sentence_attributions[number]
             with timer.stage("events"):
                 per_sentence.append(code_sentence(sentence, number, ctx, self.triggers, self.cues, attributions,
                                                   doc_chain, self.settings.coder, document.id))
