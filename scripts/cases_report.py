@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from cases_support import load_cases, case_failures
+from cases_support import case_failures, load_cases
 from tidings.pipeline import default_engine
+
 e=default_engine()
 cases=load_cases(); bad=0
 for c in cases:

@@ -189,10 +189,10 @@ def _describe(phrase: SpacySpan, sentence: SpacySpan, cues: Cues, verb: Token | 
         return Source(name=known[0], kind=known[1], anonymous=False, span=span)  # type: ignore[arg-type]
     head = phrase.root
     named = any(t.ent_type_ in ("PERSON", "ORG", "GPE", "NORP") and t.pos_ == "PROPN" for t in phrase)
-    person = any(t.ent_type_ == "PERSON" for t in phrase)
+    names_person = any(t.ent_type_ == "PERSON" for t in phrase)
     sent_lower = sentence.text.lower()
     anonymous = (not named and head.lemma_.lower() in cues.anonymous_heads) or (
-        not person and any(p in sent_lower for p in cues.anonymity_phrases)
+        not names_person and any(p in sent_lower for p in cues.anonymity_phrases)
     )
     lemma = head.lemma_.lower()
     words = {t.lemma_.lower() for t in phrase}

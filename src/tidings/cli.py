@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 import typer.core
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -24,19 +25,29 @@ from tidings.records import Analysis, Event
 class _OneLineErrors(typer.core.TyperGroup):
     """Every verb, plugins included: a TidingsError or an OS error (disk full, permission denied, a
     directory where a file was expected) is one line with its code on stderr and exit status 1, never a
-    traceback. Bugs still show theirs."""
+    traceback — unless ``--debug`` (or ``TIDINGS_DEBUG=1``) asks for it. Bugs still show theirs."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:   # typer's own (vendored) click Context
         from tidings.errors import TidingsError
 
         try:
             return super().invoke(ctx)
-        except TidingsError as exc:
-            _fail(str(exc))
-        except OSError as exc:
+        except (TidingsError, OSError):
+            if _debug(ctx):
+                raise
+            exc = sys.exc_info()[1]
+            if isinstance(exc, TidingsError):
+                _fail(str(exc))
+            assert isinstance(exc, OSError)
             where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
             _fail(f"[E313] {exc.strerror or exc}{where} (check the path, its permissions and the free space)")
         return None
+
+
+def _debug(ctx: typer.Context) -> bool:
+    import os
+
+    return bool(ctx.meta.get("tidings.debug")) or os.environ.get("TIDINGS_DEBUG", "") not in ("", "0")
 
 
 def _fail(line: str) -> None:
@@ -52,6 +63,36 @@ err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=Tr
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default sqlite:///tidings.db).")]
 _FORMATS = ("table", "json", "jsonl")
+
+
+@app.callback()
+def _main(ctx: typer.Context, debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the full traceback of an error instead of its one line.")] = False) -> None:
+    """tidings: news reports in, evidenced and attributed PLOVER events out — offline."""
+    ctx.meta["tidings.debug"] = debug
+
+
+def check_format(fmt: str, allowed: tuple[str, ...] = _FORMATS) -> str:
+    """An output format the verb knows, else E316 (never a silent fallback to another format)."""
+    if fmt not in allowed:
+        from tidings.errors import InputError
+
+        raise InputError(f"Unknown output format {fmt!r}.", code="E316", hint=f"Use one of: {', '.join(allowed)}.")
+    return fmt
+
+
+def check_types(types: list[str] | None) -> list[str] | None:
+    """PLOVER types given as a filter; an unknown one is E315, not a filter that matches nothing."""
+    if not types:
+        return types
+    from tidings.coder import plover_types
+    from tidings.errors import InputError
+
+    known = plover_types()
+    unknown = [t for t in types if t.upper() not in known]
+    if unknown:
+        raise InputError(f"Unknown PLOVER type {unknown[0]!r}.", code="E315", hint=f"Use one of: {', '.join(known)}.")
+    return [t.upper() for t in types]
 
 
 # Verb groups that live in their own modules; each module defines ``register(app)``. A module whose
@@ -87,9 +128,8 @@ def analyze(
     model: ModelOpt = None,
 ) -> None:
     """Analyse news texts and store their events (documents stored already are skipped unless --force)."""
+    check_format(fmt)
     apply_coder(coder, model)
-    if fmt not in _FORMATS:
-        raise typer.BadParameter(f"--format must be one of {', '.join(_FORMATS)}")
     show_progress = fmt == "table" and console.is_terminal
     result = service.analyze_paths(paths, published=published, outlet=outlet, url=url,
                                    db=db if store else None, progress=show_progress, force=force)
@@ -136,24 +176,53 @@ _MODALITY_STYLE = {"asserted": "bold", "reported": "cyan", "hedged": "yellow", "
                    "future": "magenta", "historical": "dim"}
 
 
-def events_table(events: list[Event]) -> Table:
-    """A readable table of events."""
-    table = Table(show_lines=False, pad_edge=False)
-    for column in ("id", "type", "source", "target", "place", "date", "modality", "said by", "conf"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("id", "type", "modality", "conf"))
+def events_table(events: list[Event], width: int | None = None) -> Table:
+    """A readable table of events, ``width`` columns wide (the terminal's by default), wrapped at word
+    boundaries: rich shares out a too-narrow width in proportion and so cuts words ("officia/ls"); here
+    :func:`_fit` gives each wrapping column its longest word first. id, modality and conf never wrap; a
+    mode and the end of a date range take a line of their own when needed."""
+    rows = []
     for e in events:
-        style = _MODALITY_STYLE.get(e.modality, "")
         date = e.when.start.isoformat() if e.when.start else ("relative" if e.when.relative else "undated")
         if e.when.end and e.when.end != e.when.start:
-            date += f"…{e.when.end.isoformat()}"
-        table.add_row(
-            e.id[:8], Text(f"{e.type}" + (f"/{e.mode}" if e.mode else "")),
-            Text(_actor(e.source_actor)), Text(_actor(e.target_actor)),
-            Text(f"{e.place.name}, {e.place.country}" if e.place else ""),
-            date, Text(e.modality, style=style),
-            Text(" → ".join(_link(s) for s in e.attribution)), f"{e.confidence:.2f}",
-        )
+            date += f" …{e.when.end.isoformat()}"   # the space lets a range wrap between its ends
+        rows.append((e.id[:8], e.type + (f" ({e.mode})" if e.mode else ""), _actor(e.source_actor),
+                     _actor(e.target_actor), f"{e.place.name}, {e.place.country}" if e.place else "", date,
+                     e.modality, " → ".join(_link(s) for s in e.attribution), f"{e.confidence:.2f}"))
+    widths = _fit(rows, width or console.width)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False)
+    for column, fitted in zip(_COLUMNS, widths, strict=True):
+        table.add_column(column, no_wrap=column in _NO_WRAP, overflow="fold", width=fitted)
+    for e, row in zip(events, rows, strict=True):
+        table.add_row(*row[:6], Text(row[6], style=_MODALITY_STYLE.get(e.modality, "")), *row[7:])
     return table
+
+
+_COLUMNS = ("id", "type", "source", "target", "place", "date", "modality", "said by", "conf")
+_NO_WRAP = frozenset({"id", "modality", "conf"})
+
+
+def _fit(rows: Sequence[tuple[str, ...]], width: int) -> list[int | None]:
+    """Column widths for ``rows`` within ``width``: no-wrap columns as wide as their text; each other column
+    at least its longest word (header included), then the room left shared towards their full lengths. A
+    word longer than any share can be only then is folded. None (rich decides) when the rows fit as they are."""
+    full = [max([len(column)] + [len(row[i]) for row in rows]) for i, column in enumerate(_COLUMNS)]
+    room = width - 2 * len(_COLUMNS) + 1   # one column of padding and one of frame between columns
+    if sum(full) <= room:
+        return [None] * len(_COLUMNS)
+    wraps = [i for i, column in enumerate(_COLUMNS) if column not in _NO_WRAP]
+    fitted = list(full)
+    for i in wraps:
+        fitted[i] = max([len(_COLUMNS[i])] + [len(word) for row in rows for word in row[i].split()])
+    while sum(fitted) > room and any(fitted[i] > 6 for i in wraps):   # too narrow: fold the longest words
+        widest = max(wraps, key=lambda i: fitted[i])
+        fitted[widest] -= 1
+    spare = room - sum(fitted)
+    want = {i: full[i] - fitted[i] for i in wraps if full[i] > fitted[i]}
+    total = sum(want.values())
+    for i, extra in want.items():
+        fitted[i] += min(extra, spare * extra // total) if spare > 0 else 0
+    return list(fitted)
 
 
 def _actor(actor: object) -> str:
@@ -182,7 +251,8 @@ def events(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
 ) -> None:
     """List stored events, filtered."""
-    found = service.find_events(db, type=type, actor=actor, country=country, place=place, since=parse_date_option(since),
+    check_format(fmt)
+    found = service.find_events(db, type=check_types(type), actor=actor, country=country, place=place, since=parse_date_option(since),
                                 until=parse_date_option(until), modality=modality, source=source, text=text,
                                 as_of=parse_date_option(as_of), limit=limit)
     if fmt == "table":

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tidings import evaluation
 from tidings.cli_train import CoderOpt, ModelOpt, apply_coder
@@ -112,7 +113,7 @@ def _finish(report: EvalReport, as_json: bool, save: Path | None, show: Any) -> 
     else:
         show(report.scores)
         for failure in report.failures[:10]:
-            err_console.print(f"[yellow]not analysed[/yellow] {failure}", highlight=False)
+            err_console.print(Text.assemble(("not analysed", "yellow"), f" {failure}"), highlight=False)
         rate = f", {report.documents / report.seconds:.1f} docs/s" if report.seconds else ""
         err_console.print(f"{report.documents} gold rows from {report.gold}; {len(report.failures)} not analysed; "
                           f"{report.seconds:.1f} s{rate}", highlight=False)

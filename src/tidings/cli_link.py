@@ -21,14 +21,15 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="table or json
 
 
 @contextmanager
-def _store(db: str | None) -> Iterator[Any]:
+def _store(db: str | None, *, create: bool = False) -> Iterator[Any]:
+    """The store for one verb; only verbs that write (link, watch add/remove/check) may create it."""
     from tidings import service
 
-    store = service.open_store(db)
+    store = service.open_store(db, create=create)
     try:
         yield store
     except TidingsError as exc:
-        _err().print(f"[red]error[/red] {exc}", highlight=False)
+        _err().print(Text.assemble(("error", "red"), f" {exc}"), highlight=False)
         raise typer.Exit(1) from None
     finally:
         store.close()
@@ -65,7 +66,7 @@ def link(db: DbOption = None) -> None:
     """Link stored documents not linked yet (or re-analysed) into clusters of the same real-world event."""
     from tidings.link import link_pending
 
-    with _store(db) as store:
+    with _store(db, create=True) as store:
         report = link_pending(store)
     _err().print(f"linked {report.linked} document(s) ({report.events} event(s)), {report.unchanged} unchanged, "
                  f"{report.removed} removed; {len(report.clusters)} cluster(s) changed", highlight=False)
@@ -150,7 +151,7 @@ def cluster(
                       f"{why['similarity']:.2f}")
     _out().print(links)
     for x in c.contradictions:
-        _out().print(f"[bold]{x.kind}[/bold]", highlight=False)
+        _out().print(Text(str(x.kind), style="bold"), highlight=False)
         for value, source, sentence in zip(x.values, x.sources or [""] * len(x.values),
                                            x.evidence or [""] * len(x.values), strict=False):
             _out().print(f"  {value} — {source}: {sentence}", highlight=False, markup=False)
@@ -250,7 +251,7 @@ def watch_add(
                                     "country": country, "webhook": webhook})
     except TidingsError as exc:
         raise typer.BadParameter(str(exc)) from None
-    with _store(db) as store:
+    with _store(db, create=True) as store:
         add_rule(store, rule)
     _err().print(Text(f"watching {rule.name}: {json.dumps(rule.to_dict(), ensure_ascii=False)}"), highlight=False)
 
@@ -280,7 +281,7 @@ def watch_remove(name: Annotated[str, typer.Argument(help="Rule name.")], db: Db
     """Remove a watch rule (its alerts stay)."""
     from tidings.watch import remove_rule
 
-    with _store(db) as store:
+    with _store(db, create=True) as store:
         removed = remove_rule(store, name)
     if not removed:
         _err().print(f"no watch rule named {name!r}", highlight=False)
@@ -296,7 +297,7 @@ def watch_check(
     """Evaluate rules against everything already stored (new alerts only)."""
     from tidings.watch import deliver, evaluate_stored, load_rules_file
 
-    with _store(db) as store:
+    with _store(db, create=True) as store:
         try:
             chosen = load_rules_file(rules) if rules else None
         except TidingsError as exc:

@@ -592,12 +592,12 @@ def _events_for(
         when = when.model_copy(update={"start": when.end, "end": None})
     # One event per coordinated place, when the target itself was a list of places ("captured Homs and Deir ez-Zor").
     expanded: list[tuple[Actor | None, Place | None, Token | None]] = []
-    for actor, place, tok in targets:
+    for actor, place, target_tok in targets:
         if place is None and own:
             for own_place, own_tok in own:
                 expanded.append((actor, own_place, own_tok))
         else:
-            expanded.append((actor, place, tok))
+            expanded.append((actor, place, target_tok))
     if all(p is None for _, p, _ in expanded):
         fallback = _sentence_place(sentence, trigger, ctx, skip=used, reporting=cues.reporting_verbs)
         if fallback is not None:

@@ -11,8 +11,9 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from tidings.errors import IngestError
 from tidings.ingest import InputFailure, read_inputs
 from tidings.pipeline import CODING_FAILED, Engine
 from tidings.records import Analysis, Document, Event
@@ -55,10 +56,12 @@ class AnalyzeResult:
         return sum(len(a.events) for a in self.analyses)
 
 
-def open_store(db: str | None):
+def open_store(db: str | None, *, create: bool = True) -> Store:
+    """The store at ``db`` (default ``Settings().db_url``). Read-only verbs pass ``create=False``: a
+    database that is not there is an error (E209), not a new empty file that answers nothing."""
     from tidings.store import Store
 
-    return Store(db or Settings().db_url)
+    return Store(db or Settings().db_url, create=create)
 
 
 def analyze_paths(
@@ -82,6 +85,9 @@ def analyze_paths(
     """
     result = AnalyzeResult(db=db)
     items = list(read_inputs(paths, published=published, outlet=outlet, url=url))
+    if not items:
+        raise IngestError(f"No documents in {', '.join(map(str, paths)) or 'the input'}.", code="E120",
+                          hint="Give text, HTML or JSONL files, a directory holding them, or - for stdin.")
     documents = list({i.id: i for i in items if isinstance(i, Document)}.values())
     result.failures.extend(i for i in items if isinstance(i, InputFailure))
     store = open_store(db) if db else None
@@ -100,11 +106,11 @@ def analyze_paths(
             engine = engine or Engine()
             stored: list[Analysis] = []
             for analysis in _with_progress(analyze_isolated(engine, documents), len(documents), progress):
-                failure = coding_failure(analysis)
-                if failure is not None:
-                    result.failures.append(failure)
+                coded = coding_failure(analysis)
+                if coded is not None:
+                    result.failures.append(coded)
                 if store is not None:
-                    error = save_isolated(store, analysis, failure)
+                    error = save_isolated(store, analysis, coded)
                     if error is not None:
                         result.failures.append(error)
                         continue
@@ -209,16 +215,17 @@ def _with_progress(analyses: Iterable[Analysis], total: int, show: bool) -> Iter
 
 def find_events(db: str | None, **filters: object) -> list[Event]:
     """Stored events matching the filters (see :meth:`tidings.store.Store.events`)."""
-    store = open_store(db)
+    store = open_store(db, create=False)
     try:
-        return store.events(**{k: v for k, v in filters.items() if v not in (None, [], ())})
+        given: dict[str, Any] = {k: v for k, v in filters.items() if v not in (None, [], ())}
+        return store.events(**given)
     finally:
         store.close()
 
 
 def get_event(db: str | None, event_id: str) -> tuple[Event, Document | None] | None:
     """One event by id (or unique id prefix) and its document."""
-    store = open_store(db)
+    store = open_store(db, create=False)
     try:
         event = store.event(event_id)
         if event is None and len(event_id) < 16:
@@ -237,8 +244,10 @@ def export(db: str | None, fmt: str, out: Path | str, *, force: bool = False) ->
     import sys
 
     from tidings.errors import InputError
-    from tidings.export import export_events
+    from tidings.export import FORMATS, export_events
 
+    if fmt.lower().lstrip(".") not in FORMATS:   # before opening anything: the mistake is the format
+        raise InputError(f"Unknown export format {fmt!r}.", code="E302", hint=f"Use one of: {', '.join(FORMATS)}.")
     if str(out) != "-":
         path = Path(out)
         if path.is_symlink() and not force:
@@ -246,7 +255,7 @@ def export(db: str | None, fmt: str, out: Path | str, *, force: bool = False) ->
                              "its target.", code="E314", hint="Give another path, or --force to write through it.")
         if path.is_dir():
             raise InputError(f"{path} is a directory.", code="E314", hint="Give a file name to export to.")
-    store = open_store(db)
+    store = open_store(db, create=False)
     try:
         target = sys.stdout if str(out) == "-" else Path(out)
         # ACLED/GDELT shapes take the source and URL columns from each event's document.
@@ -256,7 +265,7 @@ def export(db: str | None, fmt: str, out: Path | str, *, force: bool = False) ->
 
 
 def list_errors(db: str | None, limit: int = 50) -> list[dict]:
-    store = open_store(db)
+    store = open_store(db, create=False)
     try:
         return store.errors(limit)
     finally:

@@ -611,10 +611,12 @@ class Store:
     creating or migrating the schema. Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, url: str | None = None, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, url: str | None = None, *, busy_timeout: float = 30.0, create: bool = True) -> None:
+        """``create=False`` is for readers: a SQLite file that does not exist is an error (E209) instead
+        of a new empty database that would answer every query with nothing."""
         self._url = url or Settings().db_url
         self._busy_ms = int(busy_timeout * 1000)
-        self._engine = self._create_engine(self._url)
+        self._engine = self._create_engine(self._url, create=create)
         self._display_url = self._engine.url.render_as_string(hide_password=True)
         self._sqlite = self._engine.dialect.name == "sqlite"
         self._pg = self._engine.dialect.name == "postgresql"
@@ -628,7 +630,7 @@ class Store:
     # ---------------------------------------------------------------------------------------- opening
 
     @staticmethod
-    def _create_engine(url: str) -> Engine:
+    def _create_engine(url: str, *, create: bool = True) -> Engine:
         url = database_url(url)
         try:
             engine = sa.create_engine(url, pool_pre_ping=url.startswith("postgresql"))
@@ -638,8 +640,21 @@ class Store:
                     else "Use a URL like sqlite:///path/to/tidings.db or postgresql://user@host/db.")
             raise StoreError(f"Cannot use database URL {shown!r}: {exc}", code="E201", hint=hint) from exc
         database = engine.url.database
-        if engine.dialect.name == "sqlite" and database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if engine.dialect.name == "sqlite" and database and database != ":memory:" \
+                and not database.startswith("file:"):
+            path = Path(database).expanduser()
+            if path.is_dir():
+                raise StoreError(f"{path} is a directory, not a database file.", code="E201",
+                                 hint="Give a file name: --db sqlite:///path/to/tidings.db.")
+            if not create and not path.exists():
+                raise StoreError(f"No database at {path}.", code="E209",
+                                 hint="Analyse something first (tidings analyze FILES --db ...), or point "
+                                 "--db / TIDINGS_DB at an existing file.")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"Cannot create the folder {path.parent}: {exc.strerror or exc}.", code="E201",
+                                 hint="Check the path and its permissions.") from exc
         return engine
 
     def _install_pg_hooks(self) -> None:
@@ -774,7 +789,8 @@ class Store:
                                  hint='Quote phrases ("peace talks"); write AND / OR / NOT in capitals.'
                                  ) from exc
             raise StoreError(f"Could not {action} {self._display_url}: {exc.orig}", code="E206",
-                             hint="Check the path exists, is writable and has free space.") from exc
+                             hint="Check the server is running and the URL's host, port, user and database."
+                             if self._pg else "Check the path exists, is writable and has free space.") from exc
         except IntegrityError as exc:
             raise StoreError(f"Could not {action} {self._display_url}: conflicting records ({exc.orig}).",
                              code="E205", hint="Event ids must be unique across documents.") from exc

@@ -510,7 +510,8 @@ def enqueue(store: Store, new_alerts: Sequence[Alert]) -> list[Alert]:
     now = _now()
     out: dict[int | None, Alert] = {}
     with store.write() as conn:
-        pending = conn.scalar(sa.select(sa.func.count()).select_from(outbox_table).where(o.status == "pending"))
+        pending = int(conn.scalar(sa.select(sa.func.count()).select_from(outbox_table)
+                                  .where(o.status == "pending")) or 0)
         for alert in waiting:
             if pending >= OUTBOX_LIMIT:
                 note = f"dropped: the webhook outbox is full ({OUTBOX_LIMIT} waiting)"
@@ -558,14 +559,14 @@ def deliver_pending(store: Store, *, budget: float = 10.0, limit: int = 100, now
     if not due:
         return report
     own = client is None
+    setup_error: str | None = None
     try:
         client = client or _webhook_client()
     except IngestError as exc:
         client, setup_error = None, str(exc)
-    else:
-        setup_error = None
     stop_at = time.monotonic() + budget    # from here: the client's setup (TLS context) is not the endpoint's
     failed_urls: dict[str, tuple[str, bool]] = {}
+    error: str | None
     try:
         for row in due:
             left = stop_at - time.monotonic()
