@@ -639,7 +639,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
             await anyio.to_thread.run_sync(store.record_error, failure.ref, failure.code, failure.message)
         if not several and failures:
             raise ApiError(422, failures[0].code, failures[0].message)
-        analyses, not_stored = await anyio.to_thread.run_sync(_analyse_and_store, engines, store, layer,
+        analyses, not_stored = await anyio.to_thread.run_sync(_analyse_and_store, engines, store,
                                                               documents, limiter=ingest_limiter)
         failures = [*failures, *not_stored]
         if not several:
@@ -790,28 +790,20 @@ def create_app(db: str | None = None, *, engine: Any = None,
     return app
 
 
-def _analyse_and_store(engines: _EngineSlot, store: Store, layer: _AcrossArticles, documents: list[Document]
+def _analyse_and_store(engines: _EngineSlot, store: Store, documents: list[Document]
                        ) -> tuple[list[Analysis], list[InputFailure]]:
     """Runs on the ingest thread: the engine is CPU-bound and not shared between concurrent calls. Each
     document is analysed and stored on its own: one that fails (its analysis or its write) is a failure of
     its own and the others are answered as usual."""
-    from tidings.service import analyze_isolated, coding_failure, save_isolated
+    from tidings.service import ingest
 
     if not documents:
         return [], []
-    analyses: list[Analysis] = []
-    failures: list[InputFailure] = []
-    for analysis in analyze_isolated(engines.get(), documents):
-        failure = coding_failure(analysis)
-        error = save_isolated(store, analysis, failure)
-        if error is not None:
-            failures.append(error)
-            continue
-        if failure is not None:
-            failures.append(failure)
-        analyses.append(analysis)
-    layer.after_store(store, analyses)
-    return analyses, failures
+    # The one workflow (analyse → store → link → watch rules); the webhook worker delivers what it queues.
+    report = ingest(documents, store, engines.get(), notify=lambda a: log.info("alert %s", a.summary))
+    for note in report.notes:
+        log.warning("%s", note)
+    return report.analyses, report.failures
 
 
 def _event_detail(event: Event, document: Document | None, cluster: dict[str, Any] | None) -> EventDetail:
@@ -874,17 +866,6 @@ class _AcrossArticles:
                            "which this installation of tidings does not have.",
                            "Upgrade tidings; the events endpoints work without it.")
         return module
-
-    def after_store(self, store: Store, analyses: list[Analysis]) -> None:
-        """Keep clusters (and alerts) current, as ``tidings analyze`` does. The analyses are stored
-        already: a failure here is logged, not answered as a failed POST."""
-        try:
-            if self.watch is not None:
-                self.watch.after_store(store, analyses, notify=lambda a: log.info("alert %s", a.summary))
-            elif self.link is not None:
-                self.link.link_documents(store, [a.document.id for a in analyses])
-        except Exception:
-            log.exception("linking the new documents failed; run `tidings link` to retry")
 
     def clusters(self, store: Store, *, type: str | None, min_size: int, min_sources: int, limit: int,
                  offset: int, as_of: dt.date | None = None) -> list[dict[str, Any]]:

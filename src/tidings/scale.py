@@ -13,8 +13,11 @@ Why it looks the way it does:
   already in *every* output are skipped: ids in the store (``Store.existing_document_ids``) or in a Parquet
   directory's ``manifest.jsonl``, which lists a part's documents only after the part file is complete. An
   interrupted run re-run with the same arguments redoes nothing finished and duplicates nothing.
-* **Failures are records.** Unreadable inputs and documents the Engine chokes on (E150) go to the store's
-  errors table or ``errors.jsonl``; the batch goes on.
+* **Failures are records.** Unreadable inputs go to the store's errors table or ``errors.jsonl``; a document
+  the Engine chokes on is stored without events with its E401 row — the same code as ``tidings analyze``,
+  whatever the runner or the number of workers (:func:`tidings.service.crashed`); the batch goes on.
+* **One workflow.** A store output writes through :func:`tidings.service.record`, the call behind
+  ``tidings analyze``, the API and feed following: batch output is linked and fires watch rules too.
 
 Ray is optional: ``pip install 'tidings[scale]'``. ``RAY_ADDRESS`` or ``ray_address`` points at a running
 cluster (tidings must be installed there); without one a local Ray is started with ``workers`` CPUs.
@@ -137,17 +140,11 @@ class StoreSink:
         return self.store.existing_document_ids(doc_ids)
 
     def write(self, analyses: list[Analysis], failures: list[InputFailure]) -> None:
-        from tidings.service import coding_failure
+        from tidings import service
 
-        for failure in failures:
-            self.store.record_error(failure.ref, failure.code, failure.message)
-        if analyses:
-            # A document the database refuses is recorded and skipped (Store.save_isolated); the rest are kept.
-            not_stored = self.store.save_isolated(analyses)
-            for analysis in analyses:
-                coded = coding_failure(analysis)
-                if coded is not None and analysis.document.id not in not_stored:
-                    self.store.record_error(coded.ref, coded.code, coded.message, doc_id=analysis.document.id)
+        # Store (a refused document costs only itself), E401 rows, link, watch rules: as `tidings analyze`.
+        for note in service.record(self.store, analyses, failures=failures).notes:
+            log.warning("%s", note)
 
     def close(self) -> None:
         self.store.close()
@@ -176,9 +173,12 @@ class ParquetSink:
         return self._done.intersection(doc_ids)
 
     def write(self, analyses: list[Analysis], failures: list[InputFailure]) -> None:
-        if failures:
+        from tidings.service import coding_failure
+
+        coded = [c for c in map(coding_failure, analyses) if c is not None]   # E401: kept without events
+        if failures or coded:
             with (self.root / "errors.jsonl").open("a", encoding="utf-8") as handle:
-                for f in failures:
+                for f in [*failures, *coded]:
                     handle.write(json.dumps({"ref": f.ref, "code": f.code, "message": f.message}) + "\n")
         analyses = [a for a in analyses if a.document.id not in self._done]
         if not analyses:
@@ -300,6 +300,8 @@ def _finished_everywhere(sinks: Sequence[Sink], doc_ids: list[str]) -> set[str]:
 def _write_results(results: Iterable[Result], sinks: Sequence[Sink], stats: BatchStats, flush_every: int,
                    on_progress: Callable[[BatchStats], None] | None) -> None:
     """Collect results and flush them to every sink; what is collected is flushed even on an interruption."""
+    from tidings.service import coding_failure
+
     analyses: list[Analysis] = []
     failures: list[InputFailure] = []
 
@@ -307,7 +309,7 @@ def _write_results(results: Iterable[Result], sinks: Sequence[Sink], stats: Batc
         for sink in sinks:
             sink.write(analyses, failures)
         stats.done += len(analyses)
-        stats.failed += len(failures)
+        stats.failed += len(failures) + sum(coding_failure(a) is not None for a in analyses)
         stats.events += sum(len(a.events) for a in analyses)
         analyses.clear()
         failures.clear()
@@ -401,7 +403,7 @@ class _passing_failures:
 
 def analyze_safely(engine: Engine, documents: list[Document]) -> list[Result]:
     """``engine.analyze_many``; should a document crash it, the batch is redone one by one and the culprit
-    becomes a failure (E150) instead of stopping the run."""
+    becomes an E401 analysis without events (:func:`tidings.service.crashed`) instead of stopping the run."""
     try:
         return list(engine.analyze_many(documents, batch_size=len(documents) or 1))
     except Exception:  # noqa: BLE001 - any bug in any stage; the one document is reported below
@@ -410,7 +412,7 @@ def analyze_safely(engine: Engine, documents: list[Document]) -> list[Result]:
             try:
                 results.append(engine.analyze(document))
             except Exception as exc:  # noqa: BLE001
-                results.append(_failure(document, exc))
+                results.append(_crashed(document, exc))
         return results
 
 
@@ -418,13 +420,13 @@ def _code_safely(engine: Engine, document: Document, parsed: Any) -> Result:
     try:
         return engine.code(document, parsed)   # the Engine's own coding stages, on a doc parsed elsewhere
     except Exception as exc:  # noqa: BLE001
-        return _failure(document, exc)
+        return _crashed(document, exc)
 
 
-def _failure(document: Document, exc: Exception) -> InputFailure:
-    log.exception("analysing %s failed", document.id)
-    ref = document.path or document.url or document.id
-    return InputFailure(ref, "E150", f"analysis failed ({type(exc).__name__}: {exc}); please report this")
+def _crashed(document: Document, exc: Exception) -> Analysis:
+    from tidings.service import crashed
+
+    return crashed(document, exc)
 
 
 # ----------------------------------------------------------------------------------------------- Ray run

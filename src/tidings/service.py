@@ -1,14 +1,20 @@
 """Library functions behind the CLI verbs: read, analyse, store, query, export.
 
 The CLI only parses arguments and prints; everything it does is one call here, so the same
-operations are available from Python and (later) the REST API.
+operations are available from Python and the REST API.
+
+**One ingest workflow.** :func:`ingest` (documents → analyse → store → link → watch) and :func:`record`
+(analyses made elsewhere → store → link → watch) are the only way analyses enter a store: ``tidings
+analyze``, ``POST /documents``, feed following and ``tidings batch`` (local processes or Ray, through
+``scale.StoreSink``) all call them, so every face links the new documents, fires watch rules and reports
+a coding crash as E401 whatever the number of workers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,16 +35,20 @@ WEBHOOK_BUDGET = 3.0
 
 __all__ = [
     "AnalyzeResult",
+    "Outcome",
+    "Report",
     "after_store_safely",
     "analyze_isolated",
     "analyze_paths",
     "coding_failure",
+    "crashed",
     "export",
     "find_events",
     "get_event",
+    "ingest",
     "list_errors",
     "open_store",
-    "save_isolated",
+    "record",
 ]
 
 
@@ -54,6 +64,87 @@ class AnalyzeResult:
     @property
     def event_count(self) -> int:
         return sum(len(a.events) for a in self.analyses)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One document's fate in :func:`record`: stored (with an E401 failure if its coding crashed) or not
+    stored (``failure`` says why)."""
+
+    analysis: Analysis
+    failure: InputFailure | None
+    stored: bool
+
+
+@dataclass
+class Report:
+    """What one :func:`ingest` / :func:`record` call did."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    failures: list[InputFailure] = field(default_factory=list)   # input failures given, then per document
+    notes: list[str] = field(default_factory=list)               # linking / watch / webhook trouble
+
+    @property
+    def analyses(self) -> list[Analysis]:
+        """The analyses stored, in input order."""
+        return [o.analysis for o in self.outcomes if o.stored]
+
+
+#: Analyses written per store transaction by :func:`record`: an interruption costs at most this many.
+RECORD_CHUNK = 64
+
+
+def ingest(documents: Sequence[Document], store: Store, engine: Engine, *, deliver_for: float = 0.0,
+           notify: Callable[[Any], None] | None = None) -> Report:
+    """Analyse ``documents`` with ``engine`` (a crash in one is its E401, the others go on), then
+    :func:`record` them: store, link, fire watch rules."""
+    return record(store, analyze_isolated(engine, documents), deliver_for=deliver_for, notify=notify)
+
+
+def record(store: Store, analyses: Iterable[Analysis], *, failures: Iterable[InputFailure] = (),
+           deliver_for: float = 0.0, notify: Callable[[Any], None] | None = None) -> Report:
+    """Store analyses made by any runner, then link them and fire watch rules (``tidings.watch``).
+
+    ``failures`` (inputs that never became documents) become error rows. Analyses are written
+    ``RECORD_CHUNK`` at a time in one transaction each (:meth:`Store.save_isolated`: a document the
+    database refuses costs only itself and becomes its error row); an analysis whose coding crashed is
+    stored without events with its E401 row. Linking, watch rules and up to ``deliver_for`` seconds of
+    webhook delivery follow; their trouble comes back as notes, never as a lost document.
+    """
+    report = Report()
+    for failure in failures:
+        store.record_error(failure.ref, failure.code, failure.message)
+        report.failures.append(failure)
+    stored: list[Analysis] = []
+    chunk: list[Analysis] = []
+
+    def flush() -> None:
+        refused = store.save_isolated(chunk)
+        for analysis in chunk:
+            doc = analysis.document
+            ref = doc.path or doc.url or doc.id
+            error = refused.get(doc.id)
+            if error is not None:
+                failure = InputFailure(ref, error.code, f"document not stored: {error.message}")
+                report.failures.append(failure)
+                report.outcomes.append(Outcome(analysis, failure, stored=False))
+                continue
+            coded = coding_failure(analysis)
+            if coded is not None:
+                store.record_error(coded.ref, coded.code, f"{coded.code}: {coded.message}", doc_id=doc.id)
+                report.failures.append(coded)
+            report.outcomes.append(Outcome(analysis, coded, stored=True))
+            stored.append(analysis)
+        chunk.clear()
+
+    for analysis in analyses:
+        chunk.append(analysis)
+        if len(chunk) >= RECORD_CHUNK:
+            flush()
+    if chunk:
+        flush()
+    report.notes.extend(after_store_safely(store, stored, deliver_for=deliver_for, notify=notify))
+    return report
 
 
 def open_store(db: str | None, *, create: bool = True) -> Store:
@@ -104,20 +195,17 @@ def analyze_paths(
                 result.analyses.extend(a for a in map(store.analysis, [d.id for d in result.skipped]) if a)
         if documents:
             engine = engine or Engine()
-            stored: list[Analysis] = []
-            for analysis in _with_progress(analyze_isolated(engine, documents), len(documents), progress):
-                coded = coding_failure(analysis)
-                if coded is not None:
-                    result.failures.append(coded)
-                if store is not None:
-                    error = save_isolated(store, analysis, coded)
-                    if error is not None:
-                        result.failures.append(error)
-                        continue
-                    stored.append(analysis)
-                result.analyses.append(analysis)
-            if store is not None:
-                result.notes.extend(after_store_safely(store, stored, deliver_for=deliver_for))
+            analysed = _with_progress(analyze_isolated(engine, documents), len(documents), progress)
+            if store is None:
+                for analysis in analysed:
+                    if (coded := coding_failure(analysis)) is not None:
+                        result.failures.append(coded)
+                    result.analyses.append(analysis)
+            else:
+                report = record(store, analysed, deliver_for=deliver_for)
+                result.failures.extend(report.failures)
+                result.analyses.extend(report.analyses)
+                result.notes.extend(report.notes)
     finally:
         if store is not None:
             result.db = store.url
@@ -139,10 +227,16 @@ def analyze_isolated(engine: Engine, documents: Sequence[Document]) -> Iterator[
     for document in documents[done:]:
         try:
             yield from list(engine.analyze_many([document], batch_size=1, n_process=1))
-        except Exception as exc:
-            log.exception("analysing %s failed", document.id)
-            yield Analysis(document=document, warnings=[
-                f"{CODING_FAILED}: analysis failed ({type(exc).__name__}: {exc}); stored without events"])
+        except Exception as exc:  # noqa: BLE001 - any bug in any stage: logged and made its E401 by crashed()
+            yield crashed(document, exc)
+
+
+def crashed(document: Document, exc: Exception) -> Analysis:
+    """The analysis of a document whose coding raised: no events, an E401 warning (stored with its error
+    row by :func:`record`). Every runner — one process, several, Ray — reports a crash this one way."""
+    log.exception("analysing %s failed", document.id)
+    return Analysis(document=document, warnings=[
+        f"{CODING_FAILED}: analysis failed ({type(exc).__name__}: {exc}); stored without events"])
 
 
 def coding_failure(analysis: Analysis) -> InputFailure | None:
@@ -154,27 +248,8 @@ def coding_failure(analysis: Analysis) -> InputFailure | None:
                         failed[0].split(": ", 1)[1])
 
 
-def save_isolated(store: Store, analysis: Analysis, failure: InputFailure | None = None) -> InputFailure | None:
-    """Store one analysis in its own transaction (and its E401 row, if its coding failed). A write that
-    fails becomes the document's error row; only a database that cannot take even that raises."""
-    from tidings.errors import StoreError
-
-    doc = analysis.document
-    ref = doc.path or doc.url or doc.id
-    try:
-        store.save(analysis)
-    except StoreError as exc:
-        if exc.code == "E204":
-            raise
-        store.record_error(ref, exc.code, f"document not stored: {exc.message}", doc_id=doc.id)
-        return InputFailure(ref, exc.code, f"document not stored: {exc.message}")
-    if failure is not None:
-        store.record_error(failure.ref, failure.code, f"{failure.code}: {failure.message}", doc_id=doc.id)
-    return None
-
-
-def after_store_safely(store: Store, analyses: Sequence[Analysis], *, deliver_for: float = WEBHOOK_BUDGET
-                       ) -> list[str]:
+def after_store_safely(store: Store, analyses: Sequence[Analysis], *, deliver_for: float = WEBHOOK_BUDGET,
+                       notify: Callable[[Any], None] | None = None) -> list[str]:
     """Link the stored analyses and raise watch alerts (``tidings.watch``), then give queued webhooks at
     most ``deliver_for`` seconds. Nothing here can cost a stored document: failures come back as notes."""
     notes: list[str] = []
@@ -185,7 +260,7 @@ def after_store_safely(store: Store, analyses: Sequence[Analysis], *, deliver_fo
     except ImportError:
         return notes
     try:
-        watch.after_store(store, analyses)
+        watch.after_store(store, analyses, notify=notify)
     except Exception as exc:
         log.exception("linking or watch rules failed")
         notes.append(f"linking/watch rules failed ({type(exc).__name__}: {exc}); run `tidings link` to retry")

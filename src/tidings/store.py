@@ -26,6 +26,14 @@ Why it looks the way it does:
   ``lock_timeout``. Any other SQLAlchemy URL gets the same tables and a LIKE-based text search.
 * **Versioned schema** (``meta.schema_version``): new databases get today's tables at once; older ones run
   the steps in :mod:`tidings.migrations` inside the opening transaction (under an advisory lock on PostgreSQL).
+  **Not Alembic** (dropped from the ``postgres`` extra, where it was declared but never imported): the
+  store needs only "run the numbered steps between the stored version and ours, in the opening
+  transaction, one process at a time" — a 40-line loader over SQLAlchemy Core that serves both backends
+  with one history. Alembic would add a dependency, an ``alembic_version`` table beside ``meta``, an
+  ``env.py`` and a second way to create tables, for no step we cannot already express. Revisit if
+  migrations ever need autogeneration from model diffs or branching histories.
+* **Readers never create.** ``Store(url, create=False)`` (the read verbs) refuses a SQLite file that is not
+  there (E209) instead of creating an empty database that answers every query with nothing.
 """
 
 from __future__ import annotations

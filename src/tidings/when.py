@@ -29,6 +29,12 @@ Conventions, chosen for news copy (the tests pin each one down):
 
 The words and facts (month names, holidays, wars' start dates, vague words) live in
 ``data/time.json``; this module holds only mechanisms.
+
+Why not a date library alone: dateparser (a dependency, used as the fallback above) and ``search_dates``
+find and resolve dates but not news conventions — weekday anchoring to the dateline, tense-driven
+direction, ranges and durations kept apart ("13-year" is a span, not 13 December), vague periods,
+holiday and war anchors — and they are ~100x slower per expression; duckling/SUTime need a JVM or a
+Haskell service, which breaks "offline, pip install only".
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ Why it looks the way it does:
   read, is recorded in the store's errors table and reported; the other feeds and items go on. A failing
   feed backs off exponentially (``every × 2^failures``, at most :attr:`FollowPolicy.max_backoff`); single
   fetches are already retried with backoff by :class:`~tidings.ingest.web.WebClient`.
-* **Watch rules** fire on the analyses a poll stored, through ``tidings.watch.after_store`` (as after
-  ``tidings analyze``) where the across-article layer is installed.
+* **One workflow.** A poll's new articles go through :func:`tidings.service.ingest` (analyse, store, link,
+  fire watch rules), the same call as ``tidings analyze``, the API and ``tidings batch``.
 
 Needs ``httpx`` and ``feedparser`` (``pip install 'tidings[web]'``).
 """
@@ -328,24 +328,21 @@ def _analyse_and_store(report: PollReport, documents: list[tuple[FeedItem, Docum
                        engine: Engine, known: dict[str, dict[str, Any]]) -> None:
     if not documents:
         return
-    from tidings.service import analyze_isolated, coding_failure, save_isolated
+    from tidings.service import ingest
 
-    stored: list[Analysis] = []
-    for (item, document), analysis in zip(documents, analyze_isolated(engine, [d for _, d in documents]),
-                                          strict=True):
+    # The one workflow (analyse → store → link → watch rules); webhooks get their moment after the round.
+    done = ingest([d for _, d in documents], store, engine)
+    for (item, document), outcome in zip(documents, done.outcomes, strict=True):
         attempts = int((known.get(item.key) or {}).get("attempts") or 0) + 1
-        failure = coding_failure(analysis)
-        error = save_isolated(store, analysis, failure)   # its own transaction; a refused write is its error
-        if error is not None:
-            report.failures.append(error)
-            _mark(store, report.feed_url, item, "failed", attempts, error=str(error))
+        if outcome.failure is not None:
+            report.failures.append(outcome.failure)
+        if not outcome.stored:
+            _mark(store, report.feed_url, item, "failed", attempts, error=str(outcome.failure))
             continue
-        if failure is not None:
-            report.failures.append(failure)
         _mark(store, report.feed_url, item, "done", attempts, doc_id=document.id)
-        report.analyses.append(analysis)
-        stored.append(analysis)
-    _fire_watch_rules(store, stored)
+        report.analyses.append(outcome.analysis)
+    for note in done.notes:
+        log.warning("%s: %s", report.feed_url, note)
 
 
 def _mark(store: Store, feed_url: str, item: FeedItem, status: str, attempts: int, *, doc_id: str | None = None,
@@ -353,21 +350,6 @@ def _mark(store: Store, feed_url: str, item: FeedItem, status: str, attempts: in
     store.save_feed_items([{"feed_url": feed_url, "item_key": item.key, "guid": item.guid, "link": item.link,
                             "title": item.title, "published": item.published, "status": status,
                             "attempts": attempts, "doc_id": doc_id, "error": error}])
-
-
-def _fire_watch_rules(store: Store, analyses: list[Analysis]) -> None:
-    """Hand the new analyses to ``tidings.watch.after_store`` (clusters, alerts, webhooks) where the
-    across-article layer is installed, as ``tidings analyze`` does. A failing rule must not stop the feeds:
-    it is logged."""
-    if not analyses or importlib.util.find_spec("tidings.watch") is None:
-        return
-    hook: Callable[..., Any] | None = getattr(importlib.import_module("tidings.watch"), "after_store", None)
-    if hook is None:
-        return
-    try:
-        hook(store, analyses)
-    except Exception:
-        log.exception("watch rules failed on %d followed article(s)", len(analyses))
 
 
 # --------------------------------------------------------------------------------------------- following
