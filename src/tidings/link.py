@@ -737,9 +737,9 @@ def sketch(text: str) -> list[int]:
     """Bottom-k MinHash sketch of the text's word shingles: resemblance of two texts from 64 numbers each.
 
     Why not ``datasketch`` (the usual MinHash/LSH library): its MinHash holds 128 permutation hashes per
-    text and its LSH index lives in memory, while here the sketch is a column of ``linked_documents``, compared
-    only for the few documents that share an event candidate (linking already blocks by type, date and
-    place), so no index is needed; one blake2b hash per shingle and a bottom-k cut are a dozen lines, are
+    text and its LSH index lives in memory, while here the sketch is a column of ``linked_documents``,
+    compared only for the few documents that share an event candidate (linking already blocks by type,
+    date and place), so no index is needed; one blake2b hash per shingle and a bottom-k cut are a dozen lines, are
     exact below 64 shingles (short wire items), and stay stable across library versions — a stored sketch
     must mean the same thing years later."""
     words = _WORD.findall(text.casefold())

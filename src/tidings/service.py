@@ -260,7 +260,7 @@ def after_store_safely(store: Store, analyses: Sequence[Analysis], *, deliver_fo
     except ImportError:
         return notes
     try:
-        watch.after_store(store, analyses, notify=notify)
+        watch.after_store(store, analyses, **({"notify": notify} if notify is not None else {}))
     except Exception as exc:
         log.exception("linking or watch rules failed")
         notes.append(f"linking/watch rules failed ({type(exc).__name__}: {exc}); run `tidings link` to retry")
