@@ -77,7 +77,7 @@ class _Crashing:
         return self._engine.analyze_many(documents, **kwargs)
 
     def analyze(self, document: Document) -> Any:
-        return list(self.analyze_many([document]))[0]
+        return next(iter(self.analyze_many([document])))
 
     def code(self, document: Document, parsed: Any) -> Any:
         raise RuntimeError("a bug in a stage")
