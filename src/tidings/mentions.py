@@ -212,9 +212,9 @@ class DocContext:
                 actor = self.actors.unknown(ent.text, label=ent.label_, context_country=self.main_country3)
                 phrase = ent
         if actor is None:
-            possessor = next((c for c in token.children if c.dep_ == "poss" and c.pos_ != "PRON"), None)
-            if possessor is not None:
-                return self.actor_at(possessor)  # "Russia's shadow fleet": the owner acts or is acted upon
+            owner = next((c for c in token.children if c.dep_ == "poss" and c.pos_ != "PRON"), None)
+            if owner is not None:
+                return self.actor_at(owner)  # "Russia's shadow fleet": the owner acts or is acted upon
         if actor is None:
             place = self.place_at(token)
             if place is not None and place.feature == "country" and place.country3:
