@@ -94,6 +94,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "src" / "tidings" / "models" / "plover")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("-C", type=float, default=None, help="default: chosen by cross-validation")
+    parser.add_argument("--oof", type=Path, default=None,
+                        help="out-of-fold probabilities of a fine-tuned encoder (finetune_encoder.py --cv): the head "
+                             "reads that encoder's 'plover' output instead of the sentence embedding")
     args = parser.parse_args()
 
     from tidings.train import train_head
@@ -101,7 +104,17 @@ def main() -> int:
     rows = corpus_rows() + gsr_rows(args.gsr) + case_rows()
     print(f"{len(rows)} rows: {dict(Counter(r['set'] for r in rows))}")
     print(f"labels: {dict(Counter(r['label'] for r in rows).most_common())}")
-    report = train_head(rows, rules=True, folds=args.folds, c=args.C, meta={
+    vectors, output = None, "embedding"
+    if args.oof:
+        import numpy as np
+
+        saved = np.load(args.oof)
+        by_row = {str(i): p for i, p in zip(saved["ids"], saved["probs"], strict=True)}
+        missing = [r["id"] for r in rows if r["id"] not in by_row]
+        if missing:
+            raise SystemExit(f"{args.oof} has no out-of-fold probabilities for {len(missing)} rows, e.g. {missing[:3]}")
+        vectors, output = np.stack([by_row[r["id"]] for r in rows]), "plover"
+    report = train_head(rows, rules=True, folds=args.folds, c=args.C, vectors=vectors, encoder_output=output, meta={
         "name": "plover", "sources": dict(Counter(r["set"] for r in rows)),
         "label_counts": dict(Counter(r["label"] for r in rows).most_common())},
         progress=lambda what, n: print(f"  {what} {n}", file=sys.stderr))

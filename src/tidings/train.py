@@ -130,7 +130,8 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
         vectors = shared_encoder().encode(texts, encoder_output)
     if progress:
         progress("encoded", len(texts))
-    head = Head(labels=[], weights=np.zeros((0, 0)), bias=np.zeros(0), rule_types=list(rule_types or []))
+    head = Head(labels=[], weights=np.zeros((0, 0)), bias=np.zeros(0), rule_types=list(rule_types or []),
+                input=encoder_output)
     if rules:
         outputs = rule_outputs(texts, engine)
         candidates = [o[0] for o in outputs]
