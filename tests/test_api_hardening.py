@@ -124,6 +124,15 @@ def test_good_requests_still_pass_the_guards(client: Any) -> None:
     assert client.get("/api/actors?q=Iran&limit=3").status_code == 200
 
 
+@pytest.mark.parametrize("url", ["/?type=ASSAULT&actor=IRN&since=2024-12-01", "/?text=%22peace+talks%22",
+                                 "/docs?urls.primaryName=x", "/redoc?nocors"])
+def test_pages_keep_their_query_strings(client: Any, url: str) -> None:
+    """The dashboard keeps its filters in the page URL (a bookmarked view): the guards are for the API's
+    operations, and a page answers whatever its query string."""
+    response = client.get(url)
+    assert response.status_code == 200 and "text/html" in response.headers["content-type"]
+
+
 # ------------------------------------------------------------------------------------------ HTTP layer
 
 @pytest.mark.parametrize("method, path, status, code", [

@@ -64,16 +64,20 @@ def _invalid(loc: tuple[str, str], message: str, kind: str) -> RequestValidation
 
 
 def check_request(request: Request) -> None:
-    """App-wide dependency: unknown query parameters, control characters and over-long values are 422."""
+    """App-wide dependency: unknown query parameters, control characters and over-long values are 422.
+
+    Only for the API's own operations (the routes in the schema): the pages (the dashboard at ``/``, ``/docs``)
+    ignore their query string on the server, and the dashboard keeps its filters there (``/?type=ASSAULT``)."""
     route = request.scope.get("route")
-    if isinstance(route, APIRoute):
-        known = _query_names(route)
-        for name, value in request.query_params.multi_items():
-            if name not in known:
-                accepted = ", ".join(sorted(known)) or "none"
-                raise _invalid(("query", name[:64]), f"unknown parameter (this endpoint takes: {accepted})",
-                               "extra_forbidden")
-            _check_value(("query", name), value)
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    known = _query_names(route)
+    for name, value in request.query_params.multi_items():
+        if name not in known:
+            accepted = ", ".join(sorted(known)) or "none"
+            raise _invalid(("query", name[:64]), f"unknown parameter (this endpoint takes: {accepted})",
+                           "extra_forbidden")
+        _check_value(("query", name), value)
     for name, value in request.path_params.items():
         if isinstance(value, str):
             _check_value(("path", name), value)
