@@ -87,6 +87,20 @@ def test_train_cli_scores_saves_and_classifies(tmp_path):
     assert json.loads(result.output)["scores"]["all"]["accuracy_micro_f1"] == 1.0
 
 
+def test_train_chooses_class_weighting_by_cross_validation(tmp_path):
+    gold = _gold(tmp_path)
+    out = tmp_path / "head"
+    result = runner.invoke(app, ["train", str(gold), "--out", str(out), "--folds", "3", "--json", "-C", "4"])
+    scores = json.loads(result.output)
+    assert set(scores["C_tried"]) == {"4", "4 balanced"} and scores["class_weight"] in (None, "balanced")
+    result = runner.invoke(app, ["train", str(gold), "--out", str(out), "--folds", "3", "--json", "-C", "4",
+                                 "--class-weight", "balanced"])
+    scores = json.loads(result.output)
+    assert list(scores["C_tried"]) == ["4 balanced"] and load_head(out).meta["class_weight"] == "balanced"
+    result = runner.invoke(app, ["train", str(gold), "--out", str(out), "--class-weight", "heavy"])
+    assert result.exit_code == 2 and "E504" in result.output
+
+
 def test_bad_coder_choices_answer_in_one_line(tmp_path):
     result = runner.invoke(app, ["analyze", "-", "--coder", "bogus", "--no-store"], input="Rebels attacked Homs.")
     assert result.exit_code == 2 and "E503" in result.output and "Traceback" not in result.output

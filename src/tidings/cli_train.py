@@ -56,15 +56,23 @@ def train(
         "Stack the rule coder's outputs with the embeddings (needed for a head used as the event coder)."))] = False,
     c: Annotated[float | None, typer.Option("-C", min=1e-4, help=(
         "Inverse regularisation strength (default: chosen from 1, 4, 16, 64 by cross-validation)."))] = None,
+    class_weight: Annotated[str, typer.Option("--class-weight", help=(
+        "auto (chosen by cross-validation with C), none, or balanced (classes weighted inversely to their "
+        "frequency: helps many small classes)."))] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
 ) -> None:
     """Train a head on your own gold (any label set), print k-fold scores, and save it for --model."""
     from tidings.errors import TidingsError
     from tidings.train import read_gold, train_head
 
+    weights = {"auto": None, "none": False, "balanced": True}
+    if class_weight not in weights:
+        typer.echo(f"[E504] unknown --class-weight {class_weight!r}: use auto, none or balanced", err=True)
+        raise typer.Exit(2)
     try:
         rows = read_gold(gold, label=label, text=text)
-        report = train_head(rows, rules=rules, folds=folds, c=c, meta={"name": out.name, "gold": gold.name,
+        report = train_head(rows, rules=rules, folds=folds, c=c, balanced=weights[class_weight] if folds >= 2
+                            else bool(weights[class_weight]), meta={"name": out.name, "gold": gold.name,
                                                                        "label_field": label})
     except TidingsError as exc:
         typer.echo(str(exc), err=True)
@@ -85,7 +93,8 @@ def _print_scores(scores: dict[str, Any], out: Path) -> None:
     console.print(f"{scores['rows']} rows, {len(scores['labels'])} labels → {out}", highlight=False)
     if "accuracy" not in scores:
         return
-    console.print(f"{scores['folds']}-fold cross-validation (C={scores['C']:g}): accuracy {scores['accuracy']:.3f}, "
+    weighting = ", classes balanced" if scores.get("class_weight") == "balanced" else ""
+    console.print(f"{scores['folds']}-fold cross-validation (C={scores['C']:g}{weighting}): accuracy {scores['accuracy']:.3f}, "
                   f"macro F1 {scores['macro_f1']:.3f}, weighted F1 {scores['weighted_f1']:.3f}; "
                   f"calibration error {scores['reliability_raw']['ece']:.3f} raw → "
                   f"{scores['reliability_calibrated']['ece']:.3f} calibrated", highlight=False)

@@ -88,10 +88,11 @@ def _folds(labels: Sequence[str], groups: Sequence[str], k: int, seed: int) -> l
     return [test for _, test in splitter.split(np.zeros(len(labels)), strat, groups)]
 
 
-def _fit(features: np.ndarray, labels: Sequence[str], c: float, seed: int) -> tuple[list[str], Any]:
+def _fit(features: np.ndarray, labels: Sequence[str], c: float, seed: int,
+         balanced: bool = False) -> tuple[list[str], Any]:
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=c, max_iter=3000, class_weight=None, random_state=seed)
+    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None, random_state=seed)
     model.fit(features, list(labels))
     return [str(x) for x in model.classes_], model
 
@@ -104,7 +105,7 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
                seed: int = 13, rule_types: Sequence[str] | None = None, engine: Engine | None = None,
                evaluate_only: Sequence[bool] | None = None, meta: Mapping[str, Any] | None = None,
                vectors: np.ndarray | None = None, encoder_output: str = "embedding",
-               progress: Any = None) -> TrainReport:
+               balanced: bool | None = False, progress: Any = None) -> TrainReport:
     """Fit a head on ``rows`` (``id``, ``text``, ``label``, ``group``); ``folds`` ≥ 2 also cross-validates.
 
     ``evaluate_only`` marks rows scored in cross-validation; the others are always in training (a gold set
@@ -112,6 +113,8 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
     (default: the PLOVER types). ``vectors`` replaces the encoder's output for the rows (e.g. out-of-fold
     probabilities of a fine-tuned encoder, ``encoder_output="plover"``). ``c=None`` picks the regularisation
     from :data:`C_GRID` by out-of-fold weighted F1 (the reported scores are then those of the chosen C).
+    ``balanced`` weights classes inversely to their frequency (many small classes: CASE's 30 labels);
+    ``None`` lets the same cross-validation choose, with C.
     """
     import numpy as np
 
@@ -147,19 +150,25 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
         idx_scored = np.flatnonzero(scored)
         test_sets = [idx_scored[t] for t in _folds([labels[i] for i in idx_scored], [groups[i] for i in idx_scored],
                                                    min(folds, len(idx_scored)), seed)]
-        tried: dict[float, tuple[dict[str, Any], list[dict[str, Any]]]] = {}   # C → (scores, out-of-fold rows)
+        # (C, balanced) → (scores, out-of-fold rows)
+        tried: dict[tuple[float, bool], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         for value in ([c] if c is not None else C_GRID):
-            run = _out_of_fold(features, labels, test_sets, value, seed, rows, candidates)
-            tried[value] = (_oof_scores(run, folds), run)
-            if progress:
-                progress(f"C={value:g}: out-of-fold weighted F1", round(tried[value][0]["weighted_f1"], 4))
-        c = max(tried, key=lambda value: tried[value][0]["weighted_f1"])
-        best_scores, oof = tried[c]
+            for weigh in ([balanced] if balanced is not None else [False, True]):
+                run = _out_of_fold(features, labels, test_sets, value, seed, rows, candidates, weigh)
+                tried[value, weigh] = (_oof_scores(run, folds), run)
+                if progress:
+                    progress(f"C={value:g}{' balanced' if weigh else ''}: out-of-fold weighted F1",
+                             round(tried[value, weigh][0]["weighted_f1"], 4))
+        c, balanced = max(tried, key=lambda key: tried[key][0]["weighted_f1"])
+        best_scores, oof = tried[c, balanced]
         scores.update(best_scores)
         scores["C"] = c
-        scores["C_tried"] = {str(k): round(v[0]["weighted_f1"], 4) for k, v in tried.items()}
+        scores["class_weight"] = "balanced" if balanced else None
+        scores["C_tried"] = {f"{k[0]:g}{' balanced' if k[1] else ''}": round(v[0]["weighted_f1"], 4)
+                             for k, v in tried.items()}
     c = c if c is not None else 4.0
-    classes, model = _fit(features, labels, c, seed)
+    balanced = bool(balanced)
+    classes, model = _fit(features, labels, c, seed, balanced)
     head.labels = classes
     head.weights = model.coef_.T.astype(np.float32) if len(classes) > 2 else \
         np.hstack([-model.coef_.T, model.coef_.T]).astype(np.float32) / 2
@@ -169,6 +178,7 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
         head.calibration = isotonic_curve([o["probability"] for o in oof], [o["gold"] == o["predicted"] for o in oof])
         scores["reliability_calibrated"] = _cross_calibrated(oof)
     head.meta = {"name": (meta or {}).get("name", "head"), "trained_rows": len(rows), "regularisation_C": c,
+                 "class_weight": "balanced" if balanced else None,
                  "folds": folds, "data_sha1": hashlib.sha1("\n".join(
                      f"{t}\t{lab}" for t, lab in zip(texts, labels, strict=True)).encode()).hexdigest()[:16],
                  "cv": {k: v for k, v in scores.items() if k in ("accuracy", "macro_f1", "weighted_f1", "n")},
@@ -177,7 +187,8 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
 
 
 def _out_of_fold(features: np.ndarray, labels: Sequence[str], test_sets: Sequence[np.ndarray], c: float,
-                 seed: int, rows: Sequence[Mapping[str, Any]], candidates: Sequence[str | None]) -> list[dict[str, Any]]:
+                 seed: int, rows: Sequence[Mapping[str, Any]], candidates: Sequence[str | None],
+                 balanced: bool = False) -> list[dict[str, Any]]:
     """Predictions for each test fold by a head fit on every other row."""
     import numpy as np
 
@@ -185,7 +196,8 @@ def _out_of_fold(features: np.ndarray, labels: Sequence[str], test_sets: Sequenc
     for number, test in enumerate(test_sets):
         train_mask = np.ones(len(labels), dtype=bool)
         train_mask[test] = False
-        classes, model = _fit(features[train_mask], [labels[int(i)] for i in np.flatnonzero(train_mask)], c, seed)
+        classes, model = _fit(features[train_mask], [labels[int(i)] for i in np.flatnonzero(train_mask)], c, seed,
+                              balanced)
         for row_index, p in zip((int(i) for i in test), model.predict_proba(features[test]), strict=True):
             best = int(p.argmax())
             oof.append({"id": rows[row_index]["id"], "gold": labels[row_index], "predicted": classes[best],
