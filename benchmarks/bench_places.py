@@ -13,6 +13,10 @@ geoparsing benchmark for that (``tidings eval geo``).
 TR-News) and prints each stage's share of the time: the places stage (toponym recognition and
 resolution, :class:`tidings.mentions.DocContext`) has a budget of 15 % (issue 13).
 
+``--long 300000`` joins LGL articles into texts of a quarter, half and all of that many characters,
+parses each once and times the places stage alone on them: its time per character should stay flat
+(before issue 13's fix it grew with the length: every name re-summed the context of all others).
+
 ``--ablation`` parses LGL, TR-News and GeoVirus once, then re-runs only the places stage with each
 recognition step of :mod:`tidings.toponyms` switched off in turn (``TIDINGS_PLACE_STEPS_OFF``), and
 prints exact-span recognition F1 and end-to-end accuracy@161 km per configuration, scored as
@@ -104,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--errors", type=int, default=0, help="print the N most frequent misses per corpus")
     parser.add_argument("--ablation", action="store_true", help="each recognition step off in turn (slow: parses)")
     parser.add_argument("--limit", type=int, default=None, help="--ablation: first N articles of each corpus")
+    parser.add_argument("--long", type=int, default=0, metavar="CHARS",
+                        help="time the places stage on one long text of CHARS characters (and 1/4, 1/2 of it)")
     parser.add_argument("--stages", type=int, default=0, metavar="N",
                         help="also time the pipeline's stages on N articles (places budget: 15 %%)")
     args = parser.parse_args(argv)
@@ -126,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"accuracy@161km of resolved={s['accuracy@161km_resolved']:.3f}  ({elapsed:.2f} s)")
         if args.errors:
             print_misses(outcomes, args.errors)
+    if args.long:
+        long_documents(args.eval_dir, args.long)
     if args.ablation:
         ablation(args.eval_dir, args.limit)
     if args.stages:
@@ -175,6 +183,27 @@ def ablation(eval_dir: Path, limit: int | None) -> None:
             os.environ.pop("TIDINGS_PLACE_STEPS_OFF", None)
         else:
             os.environ["TIDINGS_PLACE_STEPS_OFF"] = previous
+
+
+def long_documents(eval_dir: Path, chars: int) -> None:
+    """Seconds for the places stage on one text of ``chars`` characters, and on a quarter and half of it."""
+    from tidings.mentions import DocContext
+    from tidings.pipeline import Engine
+
+    texts = [a["text"] for a in articles(eval_dir / "lgl.jsonl")]
+    joined = "\n\n".join(texts)
+    while len(joined) < chars:
+        joined += "\n\n" + joined
+    engine = Engine()
+    for size in (chars // 4, chars // 2, chars):
+        text = joined[:size]
+        engine.nlp.max_length = max(engine.nlp.max_length, size + 1)
+        doc = engine.nlp(text)
+        started = time.perf_counter()
+        ctx = DocContext.build(doc, None, "published", engine.actors, engine.gazetteer)
+        seconds = time.perf_counter() - started
+        print(f"places stage on {size:>8,} chars: {seconds:6.2f} s  {1e6 * seconds / size:6.1f} µs/char  "
+              f"({sum(m.kind == 'place' for m in ctx.mentions)} places)", flush=True)
 
 
 PLACES_BUDGET = 0.15

@@ -7,7 +7,7 @@ answers are cached per token so that a name used by several events is resolved o
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -81,12 +81,14 @@ class DocContext:
     _token_place: dict[int, Place] = field(default_factory=dict)
     dateline_tokens: set[int] = field(default_factory=set)     # "KHARTOUM, Dec 5 (Reuters) -": never an actor
     _last_subject: list[tuple[int, Actor]] = field(default_factory=list)
+    text: str = ""
 
     # --- building -------------------------------------------------------------------------------
     @classmethod
     def build(cls, doc: Doc, published: dt.date | None, anchor_kind: str,
               actors: ActorDictionary, gazetteer: Gazetteer) -> DocContext:
         ctx = cls(doc, published, anchor_kind, actors, gazetteer)
+        ctx.text = doc.text   # ``Doc.text`` joins every token each time it is read: once, not per time mention
         ctx._collect_places()
         ctx._collect_times()
         return ctx
@@ -117,9 +119,10 @@ class DocContext:
         context = context_of(places.values())
         places.update((n, _safe_resolve(self.gazetteer, toponyms[n].query, context)) for n in weak)
         _drop_weak(toponyms, places)
+        towns = _Towns(toponyms, places)
         for n, t in enumerate(toponyms):
             if places.get(n) is None and (t.step == "sites" or t.label == "FAC"):
-                places[n] = _site(t, toponyms, places)
+                places[n] = _site(t, towns)
         for n, t in enumerate(toponyms):
             place = places.get(n)
             if place is None:
@@ -180,7 +183,7 @@ class DocContext:
                     ))
 
     def _time(self, start: int, end: int, kind: str, tense: str | None = None) -> TimeMention:
-        text = self.doc.text[start:end]
+        text = (self.text or self.doc.text)[start:end]
         when = None
         if kind != "duration":
             when = time_rules.resolve(text, self.published, anchor_kind=self.anchor_kind, tense=tense)
@@ -397,16 +400,28 @@ def _drop_weak(toponyms: list[Toponym], places: dict[int, Place | None]) -> None
             places[n] = None
 
 
-def _site(site: Toponym, toponyms: list[Toponym], places: dict[int, Place | None]) -> Place | None:
+class _Towns:
+    """The towns a document names, in text order, for placing its streets and facilities."""
+
+    def __init__(self, toponyms: list[Toponym], places: dict[int, Place | None]) -> None:
+        found = [(t, places.get(n)) for n, t in enumerate(toponyms)]
+        towns = sorted(((t, p) for t, p in found if p is not None and p.feature in ("city", "admin2")
+                        and t.step != "sites"), key=lambda tp: tp[0].start)
+        self.starts = [t.start for t, _ in towns]
+        self.places: list[Place] = [p for _, p in towns if p is not None]
+        # toponyms never overlap, so by start is by end too
+        self.ends = [t.end for t, _ in towns]
+
+
+def _site(site: Toponym, towns: _Towns) -> Place | None:
     """A street or facility no gazetteer holds, placed at its town: the town named right after it
     ("Hertford Road, Edmonton"; "Tahrir Square in Cairo"), else the nearest town named before it.
     Precision "city": the point is the town's, the level says the place itself is smaller.
     """
-    towns = [(t, places.get(n)) for n, t in enumerate(toponyms)]
-    towns = [(t, p) for t, p in towns if p is not None and p.feature in ("city", "admin2") and t.step != "sites"]
-    after = next((p for t, p in towns if 0 <= t.start - site.end <= 4), None)
-    before = [p for t, p in towns if t.end <= site.start]
-    town = after or (before[-1] if before else None)
+    i = bisect_left(towns.starts, site.end)
+    after = towns.places[i] if i < len(towns.starts) and towns.starts[i] - site.end <= 4 else None
+    j = bisect_right(towns.ends, site.start)
+    town = after or (towns.places[j - 1] if j else None)
     if town is None or town.lat is None:
         return None
     return Place(name=site.text, country=town.country, country3=town.country3, admin1=town.admin1,

@@ -7,6 +7,8 @@ EntityRuler built from the actor dictionary and the gazetteer overrides it where
 
 from __future__ import annotations
 
+import bisect
+
 import re
 import threading
 from functools import lru_cache
@@ -80,13 +82,23 @@ def sentences(doc: Doc) -> list[SpacySpan]:
 
 
 def entity_of(token: Token) -> SpacySpan | None:
-    """The named entity that covers ``token``, if any."""
+    """The named entity that covers ``token``, if any.
+
+    ``doc.ents`` builds a span for every entity of the document each time it is read, so a scan
+    per token was quadratic on a long text; the entities are read once and bisected instead.
+    """
     if not token.ent_type_:
         return None
-    for ent in token.doc.ents:
-        if ent.start <= token.i < ent.end:
-            return ent
-    return None
+    doc = token.doc
+    cached = doc.user_data.get("tidings_ents")
+    if cached is None or cached[0] != len(doc):
+        ents = list(doc.ents)
+        cached = doc.user_data["tidings_ents"] = (len(doc), [e.start for e in ents], ents)
+    _, starts, ents = cached
+    i = bisect.bisect_right(starts, token.i) - 1
+    if i >= 0 and ents[i].start <= token.i < ents[i].end and ents[i].label == token.ent_type:
+        return ents[i]
+    return next((ent for ent in doc.ents if ent.start <= token.i < ent.end), None)   # entities changed since
 
 
 def ruler_patterns(data_dir: Path | None = None, cache_dir: Path | None = None) -> list[dict[str, Any]]:

@@ -309,14 +309,71 @@ def resolve_document(gazetteer: Gazetteer, names: Sequence[str], *, rounds: int 
     rounds gained 1.3 points accuracy@161km over two on LGL, 0.9 on TR-News; more add nothing.
     ``known`` places (a demonym's country, the outlet's country) count in every round's context.
     A qualified name ("Edmonton, Kentucky") that the qualifier cannot place falls back to its head.
+
+    Linear in the number of names: a round sums the context of all names once and gives each name
+    that sum less its own share (:class:`_ContextWithout`), instead of re-summing the others for
+    every name (quadratic: a 300k-character text with 2,000 distinct names took tens of seconds).
     """
     fixed = [p for p in known if p is not None]
     keys = {name: fold(name) for name in names}
-    current = {name: _resolve_or_head(gazetteer, name, context_of(fixed)) for name in keys}
+    base = context_of(fixed)
+    current = {name: _resolve_or_head(gazetteer, name, base) for name in keys}
+    occurrences = Counter(names)
     for _ in range(rounds - 1):
-        current = {name: _resolve_or_head(gazetteer, name, context_of(
-            [*fixed, *(current[other] for other in names if keys[other] != keys[name])])) for name in current}
+        total = context_of([*fixed, *(current[name] for name in names)])
+        own: defaultdict[str, list[Place | None]] = defaultdict(list)
+        for name, count in occurrences.items():
+            own[keys[name]] += [current[name]] * count
+        shares = {key: context_of(places) for key, places in own.items()}
+        ranked = sorted(total.items(), key=lambda kv: -kv[1])[:_TOP_KEPT]
+        current = {name: _resolve_or_head(gazetteer, name, _ContextWithout(total, shares[keys[name]], ranked))
+                   for name in current}
     return [current[name] for name in names]
+
+
+_TOP_KEPT: Final = 16   # the largest weights of a round's context: its top without one name's share
+
+
+class _ContextWithout(Mapping[str, float]):
+    """A document's context less one name's own share, scaled so its largest weight is 1.
+
+    The same values as ``_normalise_context(context_of(others))``, but built in time proportional
+    to the name's share rather than to the whole document's context.
+    """
+
+    __slots__ = ("_len", "_own", "_top", "_total")
+
+    def __init__(self, total: Mapping[str, float], own: Mapping[str, float],
+                 ranked: Sequence[tuple[str, float]]) -> None:
+        self._total, self._own = total, own
+        residual = [self._residual(key) for key in own]
+        others = [weight for key, weight in ranked if key not in own]
+        if len(others) < len(ranked) and len(ranked) == _TOP_KEPT and len(total) > _TOP_KEPT:
+            others = [weight for key, weight in total.items() if key not in own]   # the top was all its own
+        self._top = max([*residual, *others], default=0.0)
+        self._len = len(total) - sum(r <= 0.0 for r in residual)
+
+    def _residual(self, key: str) -> float:
+        value = self._total.get(key, 0.0) - self._own.get(key, 0.0)
+        return value if value > 1e-9 else 0.0
+
+    def __getitem__(self, key: str) -> float:
+        value = self._residual(key) if key in self._own else self._total[key]
+        if value <= 0.0 or self._top <= 0.0:
+            raise KeyError(key)
+        return value / self._top
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in self._total if key not in self._own or self._residual(key) > 0.0)
+
+    def __len__(self) -> int:
+        return self._len if self._top > 0.0 else 0
 
 
 def _resolve_or_head(gazetteer: Gazetteer, name: str, context: Mapping[str, float]) -> Place | None:
@@ -386,7 +443,10 @@ class Gazetteer:
         GeoNames admin1 codes ("US.TX"); a sequence counts repeats, a mapping gives weights.
         A qualified name ("Paris, Texas", "Alexandria, La.") is resolved inside its qualifier.
         """
-        place = self._resolve(name, _normalise_context(context, self._cc3))
+        if isinstance(context, _ContextWithout):   # resolve_document's per-name view: no copy, no cache key
+            place = self._resolve_in(name, context)
+        else:
+            place = self._resolve(name, _normalise_context(context, self._cc3))
         if place is not None and span is not None:
             return place.model_copy(update={"span": span})
         return place
@@ -455,14 +515,17 @@ class Gazetteer:
         return _Candidate._make((*row, 0, True))
 
     def _resolve_uncached(self, name: str, ctx: tuple[tuple[str, float], ...]) -> Place | None:
+        return self._resolve_in(name, dict(ctx))
+
+    def _resolve_in(self, name: str, ctx: Mapping[str, float]) -> Place | None:
         q = _parse(name, self._rules)
         found = self._lookup(q)
         if not found and "," in name:
             return self._resolve_qualified(name, dict(ctx))
         if not found:
             return None
-        best = _rank(found, q, dict(ctx), self._weights)[0]
-        if _foreign_alternate(best, dict(ctx)):
+        best = _rank(found, q, ctx, self._weights)[0]
+        if _foreign_alternate(best, ctx):
             return None
         return self._place(best)
 

@@ -25,6 +25,7 @@ ablation (``TIDINGS_PLACE_STEPS_OFF=demonyms,orgs``):
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 from dataclasses import dataclass, replace
@@ -109,7 +110,8 @@ def find_toponyms(doc: Doc, gazetteer: Gazetteer, actors: ActorDictionary,
         except Exception:   # a step that fails loses its own toponyms, never the others'
             log.exception("toponym step %s failed", step)
     if "strip" in steps:
-        found = [_strip(t, doc) for t in found]
+        text = doc.text   # read once: ``Doc.text`` joins every token each time
+        found = [_strip(t, doc, text) for t in found]
     kept = _without_overlaps(found)
     if "containment" in steps:
         kept = _containment(doc, kept, gazetteer)
@@ -482,7 +484,7 @@ def _sites(doc: Doc) -> list[Toponym]:
     return out
 
 
-def _strip(t: Toponym, doc: Doc) -> Toponym:
+def _strip(t: Toponym, doc: Doc, doc_text: str) -> Toponym:
     """ "the Middle East" → "Middle East", "Boone County's" → "Boone County", "Sichuan province" → "Sichuan".
 
     A lower-case type word after the name is a common noun, not part of the name (a capitalised one,
@@ -504,7 +506,7 @@ def _strip(t: Toponym, doc: Doc) -> Toponym:
                 continue
             text, end = text[:-len(suffix)], end - len(suffix)
             break
-    if "." in text and not text.endswith(".") and doc.text[end:end + 1] == "." and len(text) <= 6:
+    if "." in text and not text.endswith(".") and doc_text[end:end + 1] == "." and len(text) <= 6:
         text, end = text + ".", end + 1   # "W.Va" + "." : the tokenizer took the abbreviation's period
     if (start, end) == (t.start, t.end):
         return t
@@ -517,12 +519,20 @@ def _strip(t: Toponym, doc: Doc) -> Toponym:
 
 
 def _without_overlaps(found: list[Toponym]) -> list[Toponym]:
-    """The first step to claim a stretch of text keeps it (steps run most reliable first)."""
-    kept: list[Toponym] = []
+    """The first step to claim a stretch of text keeps it (steps run most reliable first).
+
+    The kept spans never overlap, so sorted by start they are sorted by end too: one bisection
+    finds the only two that could overlap a newcomer (a scan of all kept spans was quadratic).
+    """
+    starts: list[int] = []
+    kept: list[Toponym] = []   # sorted by start, pairwise disjoint
     for t in found:
-        if not any(t.start < k.end and k.start < t.end for k in kept):
-            kept.append(t)
-    return sorted(kept, key=lambda t: t.start)
+        i = bisect.bisect_left(starts, t.end)   # kept[:i] start before t ends
+        if i and kept[i - 1].end > t.start:
+            continue
+        starts.insert(i, t.start)
+        kept.insert(i, t)
+    return kept
 
 
 _QUALIFIER_FEATURES: Final = frozenset({"country", "admin1", "admin2"})
@@ -538,7 +548,7 @@ def _containment(doc: Doc, kept: list[Toponym], gazetteer: Gazetteer) -> list[To
     text = doc.text
     out = list(kept)
     by_start = {t.start: t for t in kept}
-    for t in kept:
+    for n, t in enumerate(kept):
         if t.qualifier or t.country3:
             continue
         rest = text[t.end:t.end + 3]
@@ -550,9 +560,9 @@ def _containment(doc: Doc, kept: list[Toponym], gazetteer: Gazetteer) -> list[To
         area = gazetteer.resolve(nxt.text)
         if area is None or area.feature not in _QUALIFIER_FEATURES:
             continue
-        out[out.index(t)] = replace(t, qualifier=nxt.text)
+        out[n] = replace(t, qualifier=nxt.text)
     # capitalised words before ", <qualifier>" that no step found
-    taken = [(t.start, t.end) for t in out]
+    starts = [t.start for t in out]   # sorted and disjoint, as _without_overlaps left them
     for t in kept:
         if t.start < 3 or text[t.start - 2:t.start] != ", ":
             continue
@@ -570,7 +580,8 @@ def _containment(doc: Doc, kept: list[Toponym], gazetteer: Gazetteer) -> list[To
         if start_tok == end_tok:
             continue
         head = doc[start_tok:end_tok]
-        if any(s < head.end_char and head.start_char < e for s, e in taken):
+        i = bisect.bisect_left(starts, head.end_char)
+        if i and out[i - 1].end > head.start_char:
             continue
         place = gazetteer.resolve(f"{head.text}, {t.text}")
         if place is None or place.country != area.country:
