@@ -48,6 +48,7 @@ def test_geojson_properties_carry_the_level() -> None:
     export_events([event(p) for p in (TOWN, PROVINCE, COUNTRY)], "geojson", out)
     features = json.loads(out.getvalue())["features"]
     assert [f["properties"]["place_feature"] for f in features] == ["city", "admin1", "country"]
+    assert [f["properties"]["geo_precision"] for f in features] == [1, 3, 3]
 
 
 @pytest.mark.parametrize(("place", "precision"), [(TOWN, 1), (SITE, 1), (DISTRICT, 2), (PROVINCE, 3), (COUNTRY, 3)])

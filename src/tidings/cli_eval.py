@@ -78,14 +78,18 @@ def geo(gold: GoldArg, limit: LimitOpt = None, as_json: JsonOpt = False, predict
         save_predictions: SaveOpt = None, n_process: ProcOpt = None, batch_size: BatchOpt = None,
         resolution_match: Annotated[str, typer.Option(
             help="Score resolution on exact or overlap span matches.")] = "exact",
-        coder: CoderOpt = None, model: ModelOpt = None) -> None:
+        coder: CoderOpt = None, model: ModelOpt = None,
+        adjectives: Annotated[bool, typer.Option(
+            help="Count adjectival forms ('Canadian officials') as toponyms; --no-adjectives for gold sets "
+                 "that mark place names only (GeoVirus).")] = True) -> None:
     """Toponym recognition (exact/overlap spans) and resolution (accuracy@161 km, error km)."""
     apply_coder(coder, model)
     if resolution_match not in ("exact", "overlap"):
         raise typer.BadParameter("--resolution-match must be exact or overlap")
     with _progress(as_json or predictions is not None) as progress:
         report = evaluation.run_geo(gold, limit=limit, predictions=predictions, resolution_match=resolution_match,
-                                    n_process=n_process, batch_size=batch_size, progress=progress)
+                                    n_process=n_process, batch_size=batch_size, progress=progress,
+                                    adjectives=adjectives)
     _finish(report, as_json, save_predictions, _print_geo)
 
 

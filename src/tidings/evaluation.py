@@ -626,16 +626,19 @@ def score_classify(gold: Sequence[Mapping[str, Any]], pred: Sequence[Mapping[str
 
 # --- geo (toponyms) ------------------------------------------------------------------------------
 
-def geo_prediction(record_id: str, analysis: Analysis | None) -> dict[str, Any]:
+def geo_prediction(record_id: str, analysis: Analysis | None, *, adjectives: bool = True) -> dict[str, Any]:
     """One prediction row in the geo gold format: every place mention with span and coordinates.
 
     Mentions with the same span are kept once (a span is one toponym however many stages saw it).
+    ``adjectives=False`` leaves out adjectival forms ("Canadian researchers"), for gold sets whose
+    guidelines annotate place names only (GeoVirus: none of its 229 articles marks an adjective,
+    where LGL and TR-News mark them); abbreviations used attributively ("U.S. troops") stay.
     """
     toponyms: list[dict[str, Any]] = []
     seen: set[tuple[int, int]] = set()
     for mention in analysis.mentions if analysis is not None else []:
         key = (mention.span.start, mention.span.end)
-        if mention.kind != "place" or key in seen:
+        if mention.kind != "place" or key in seen or (not adjectives and mention.value.get("adjective")):
             continue
         seen.add(key)
         value = mention.value
@@ -792,8 +795,10 @@ def analyze_records(records: Sequence[Mapping[str, Any]], engine: Engine | None 
     failures: list[str] = []
     for number, record in enumerate(records):
         published = record.get(published_key) if published_key else None
+        url = record.get("url")   # the outlet's address: its country is a prior for the places
         item = read_text(str(record.get("text", "")), ref=f"{record.get('id', number)}",
-                         published=str(published)[:10] if published else None, title=record.get("title"))
+                         published=str(published)[:10] if published else None, title=record.get("title"),
+                         url=url if isinstance(url, str) and url.startswith(("http://", "https://")) else None)
         if isinstance(item, InputFailure):
             failures.append(str(item))
         else:
@@ -911,9 +916,13 @@ def run_classify(gold_path: str | Path, *, limit: int | None = None, predictions
 
 def run_geo(gold_path: str | Path, *, limit: int | None = None, predictions: str | Path | None = None,
             resolution_match: str = "exact", engine: Engine | None = None, batch_size: int | None = None,
-            n_process: int | None = None, progress: Progress | None = None) -> EvalReport:
-    """``tidings eval geo``: geoparse each article and score recognition and resolution."""
-    return _run("geo", gold_path, limit, predictions, lambda g, a: geo_prediction(str(g["id"]), a),
+            n_process: int | None = None, progress: Progress | None = None, adjectives: bool = True) -> EvalReport:
+    """``tidings eval geo``: geoparse each article and score recognition and resolution.
+
+    ``adjectives=False``: score place names only, for gold sets that do not annotate adjectival forms.
+    """
+    return _run("geo", gold_path, limit, predictions,
+                lambda g, a: geo_prediction(str(g["id"]), a, adjectives=adjectives),
                 lambda gold, pred: score_geo(gold, pred, resolution_match), engine, "published",
                 batch_size, n_process, progress)
 

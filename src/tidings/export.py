@@ -327,9 +327,12 @@ def _write_json(events: Iterator[Event], handle: IO[str]) -> int:
 
 
 def _geo_properties(event: Event) -> dict[str, Any]:
+    """The flat row, plus ACLED's ``geo_precision`` (1 town, 2 district, 3 region or country): a map
+    draws a country-level point as an area, not as a town."""
     row = flat_event(event)
     for key in ("date_start", "date_end"):
         row[key] = row[key].isoformat() if row[key] else None
+    row["geo_precision"] = _acled_geo_precision(event.place) if event.place is not None else None
     return row
 
 

@@ -82,12 +82,15 @@ class DocContext:
     dateline_tokens: set[int] = field(default_factory=set)     # "KHARTOUM, Dec 5 (Reuters) -": never an actor
     _last_subject: list[tuple[int, Actor]] = field(default_factory=list)
     text: str = ""
+    outlet_country: str | None = None
 
     # --- building -------------------------------------------------------------------------------
     @classmethod
     def build(cls, doc: Doc, published: dt.date | None, anchor_kind: str,
-              actors: ActorDictionary, gazetteer: Gazetteer) -> DocContext:
+              actors: ActorDictionary, gazetteer: Gazetteer, outlet_country: str | None = None) -> DocContext:
+        """``outlet_country`` (ISO2/ISO3, :func:`tidings.places.outlet_country`) is a prior for the places."""
         ctx = cls(doc, published, anchor_kind, actors, gazetteer)
+        ctx.outlet_country = outlet_country
         ctx.text = doc.text   # ``Doc.text`` joins every token each time it is read: once, not per time mention
         ctx._collect_places()
         ctx._collect_times()
@@ -107,10 +110,12 @@ class DocContext:
                 known[n] = self.gazetteer.country(t.country3)
         named = [n for n in range(len(toponyms)) if n not in known and toponyms[n].step not in WEAK_STEPS]
         weak = [n for n in range(len(toponyms)) if n not in known and toponyms[n].step in WEAK_STEPS]
+        # the outlet's country counts like one mention of it: a tie-breaker, never a match for the text
+        outlet = _safe_country(self.gazetteer, self.outlet_country)
         try:
             rounds = 4 if "doc_context" in steps_enabled() else 1
             resolved = resolve_document(self.gazetteer, [toponyms[n].query for n in named],
-                                        known=known.values() if rounds > 1 else (), rounds=rounds)
+                                        known=[*known.values(), outlet] if rounds > 1 else (), rounds=rounds)
         except Exception:   # noqa: BLE001 - one bad name must not empty the others: resolve them alone
             resolved = [_safe_resolve(self.gazetteer, toponyms[n].query) for n in named]
         places = dict(known)
@@ -142,7 +147,8 @@ class DocContext:
                 value={"geonameid": place.geonameid, "name": place.name, "country": place.country,
                        "admin1": place.admin1, "admin1_code": place.admin1_code,
                        "lat": place.lat, "lon": place.lon, "feature": place.feature,
-                       "precision": place.precision, "found_by": t.step},
+                       "precision": place.precision, "found_by": t.step,
+                       **({"adjective": True} if t.adjective else {})},
                 sentence=_sentence_index(doc, max(t.token_start, 0)),
             ))
         if self.countries:
@@ -426,6 +432,15 @@ def _site(site: Toponym, towns: _Towns) -> Place | None:
         return None
     return Place(name=site.text, country=town.country, country3=town.country3, admin1=town.admin1,
                  admin1_code=town.admin1_code, lat=town.lat, lon=town.lon, feature="site", precision="city")
+
+
+def _safe_country(gazetteer: Gazetteer, code: str | None) -> Place | None:
+    if not code:
+        return None
+    try:
+        return gazetteer.country(code)
+    except Exception:   # noqa: BLE001 - an unknown code is no prior, never a failed document
+        return None
 
 
 def _safe_resolve(gazetteer: Gazetteer, name: str, context: dict[str, float] | None = None) -> Place | None:

@@ -8,7 +8,6 @@ EntityRuler built from the actor dictionary and the gazetteer overrides it where
 from __future__ import annotations
 
 import bisect
-
 import re
 import threading
 from functools import lru_cache

@@ -27,7 +27,7 @@ from tidings.events import TriggerTable, codable, code_as, code_sentence, retype
 from tidings.ingest import InputFailure, read_text
 from tidings.mentions import DocContext
 from tidings.nlp import load_nlp, sentences
-from tidings.places import Gazetteer
+from tidings.places import Gazetteer, outlet_country
 from tidings.records import Analysis, Document, Event, Source
 from tidings.settings import Settings
 
@@ -189,7 +189,8 @@ class Engine:
                 warnings.append(note)
             anchor_kind = "inferred" if document.published_inferred else "published"
         with timer.stage("places"):
-            ctx = DocContext.build(doc, document.published, anchor_kind, self.actors, self.gazetteer)
+            ctx = DocContext.build(doc, document.published, anchor_kind, self.actors, self.gazetteer,
+                                   outlet_country(url=document.url, outlet=document.outlet, meta=document.meta))
         with timer.stage("attribution"):
             doc_chain = document_chain(doc, document, self.cues)
         per_sentence: list[list[Event]] = []

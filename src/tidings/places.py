@@ -49,9 +49,9 @@ from typing import Any, Final, NamedTuple
 from tidings.records import Place, Span
 from tidings.settings import DATA_DIR, default_cache_dir
 
-__all__ = ["DEFAULT_PATTERN_POPULATION", "Gazetteer", "context_of", "fold", "resolve_document"]
+__all__ = ["DEFAULT_PATTERN_POPULATION", "Gazetteer", "context_of", "fold", "outlet_country", "resolve_document"]
 
-INDEX_VERSION: Final = "7"      # bump when the build logic changes; data changes are hashed in
+INDEX_VERSION: Final = "8"      # bump when the build logic changes; data changes are hashed in
 PLACES_DATA: Final = DATA_DIR / "places"
 PATTERN_FLOOR: Final = 15_000   # cities below this never get entity patterns (keeps the index small)
 DEFAULT_PATTERN_POPULATION: Final = 200_000   # ~5.8k patterns: an EntityRuler builds in ~0.35 s
@@ -383,6 +383,49 @@ def _resolve_or_head(gazetteer: Gazetteer, name: str, context: Mapping[str, floa
     return place
 
 
+# --------------------------------------------------------------------------- the outlet's country
+
+#: country-code domains sold as generic names ("tv", "io"): they say nothing about where a paper is
+_VANITY_TLDS: Final = frozenset({"tv", "io", "co", "me", "fm", "ly", "ai", "am", "cc", "ws", "nu", "tk", "to", "gg",
+                                 "la", "eu", "us"})
+_TLD_COUNTRY: Final = {"uk": "GB"}   # the one ccTLD that is not its ISO code
+
+
+@functools.cache
+def _outlet_countries() -> dict[str, str]:
+    """Folded outlet name or alias → ISO3, from the outlet table (``data/cues.json``); wire agencies
+    file from everywhere, so only outlets (papers, broadcasters) say where their readers are."""
+    raw = json.loads((DATA_DIR / "cues.json").read_text(encoding="utf-8"))
+    out: dict[str, str] = {}
+    for row in raw.get("outlets", []):
+        if row.get("kind", "outlet") == "outlet" and row.get("country"):
+            for alias in (row["name"], *row.get("aliases", ())):
+                out[fold(alias)] = str(row["country"])
+    return out
+
+
+def outlet_country(*, url: str | None = None, outlet: str | None = None,
+                   meta: Mapping[str, Any] | None = None) -> str | None:
+    """The country an article's outlet is in, when known: a prior for resolving its places.
+
+    In order: ``meta["country"]`` (ISO2 or ISO3, as the caller knows it), the outlet table by name,
+    the URL's country-code domain ("abc.net.au" → AU; ".uk" → GB; vanity domains such as ".tv" and
+    generic ones such as ".com" say nothing). A local paper names its towns without their state:
+    "Paris" in a Canadian paper is as likely Paris, Ontario as it is in a wire story.
+    """
+    given = (meta or {}).get("country")
+    if isinstance(given, str) and given.strip().isalpha() and len(given.strip()) in (2, 3):
+        return given.strip().upper()
+    if outlet and (code := _outlet_countries().get(fold(outlet))):
+        return code
+    if url:
+        host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip().lower()).split("/", 1)[0].split(":", 1)[0]
+        tld = host.rsplit(".", 1)[-1] if "." in host else ""
+        if len(tld) == 2 and tld.isalpha() and tld not in _VANITY_TLDS:
+            return _TLD_COUNTRY.get(tld, tld.upper())
+    return None
+
+
 # --------------------------------------------------------------------------- lookup
 
 
@@ -670,9 +713,16 @@ Point = tuple[float, float, int]   # lat, lon, population
 
 
 def _bbox_centre(points: Sequence[Point]) -> tuple[float, float]:
+    """The centre of the points' bounding box, the narrower way round the globe: an area across the
+    antimeridian (Chukotka, towns at 177° E and 170° W) is centred near 180°, not at 0° in the Atlantic."""
     lats = [p[0] for p in points]
     lons = [p[1] for p in points]
-    return round((min(lats) + max(lats)) / 2, 5), round((min(lons) + max(lons)) / 2, 5)
+    centre = (min(lons) + max(lons)) / 2
+    east = [lon + 360 if lon < 0 else lon for lon in lons]   # the same points on 0°..360°
+    if max(east) - min(east) < max(lons) - min(lons):
+        centre = (min(east) + max(east)) / 2
+        centre = centre - 360 if centre > 180 else centre
+    return round((min(lats) + max(lats)) / 2, 5), round(centre, 5)
 
 
 class _Builder:

@@ -19,6 +19,9 @@ ablation (``TIDINGS_PLACE_STEPS_OFF=demonyms,orgs``):
 - ``modifiers``: a town's name modifying a noun that the NER left untagged ("a Columbia woman",
   "the Gainesville sewer system"); weak evidence, kept only when the place lies in the state (or
   a big town of the country) the document's other places are in;
+- ``diseases``: a place in the name of a disease or strain ("Reston ebolavirus", "Lassa fever",
+  "Japanese encephalitis") is dropped: it says where the disease was first found, not where the
+  reported event is;
 - ``doc_context`` (resolution, not recognition): every name resolved in the context of the
   document's other places (:func:`tidings.places.resolve_document`); off, each name alone.
 """
@@ -51,7 +54,7 @@ __all__ = ["STEPS", "Toponym", "find_toponyms", "steps_enabled"]
 log = logging.getLogger("tidings")
 
 STEPS: Final = ("entities", "context", "strip", "demonyms", "orgs", "containment", "datelines", "sites",
-                 "modifiers", "doc_context")
+                 "modifiers", "diseases", "doc_context")
 #: steps whose toponyms are kept only when their place fits the document's other places
 WEAK_STEPS: Final = frozenset({"modifiers"})
 PLACE_LABELS: Final = frozenset({"GPE", "LOC", "FAC"})
@@ -79,6 +82,7 @@ class Toponym:
     lookup: str | None = None        # what to look up when it differs from the span ("Sichuan province")
     token_start: int = -1
     token_end: int = -1
+    adjective: bool = False          # "Turkish police": an adjectival form, not the place's name
 
     @property
     def query(self) -> str:
@@ -113,9 +117,24 @@ def find_toponyms(doc: Doc, gazetteer: Gazetteer, actors: ActorDictionary,
         text = doc.text   # read once: ``Doc.text`` joins every token each time
         found = [_strip(t, doc, text) for t in found]
     kept = _without_overlaps(found)
+    if "diseases" in steps:
+        kept = [t for t in kept if not _names_a_disease(t, doc)]
     if "containment" in steps:
         kept = _containment(doc, kept, gazetteer)
     return kept
+
+
+_DISEASE_WORDS: Final = frozenset({"virus", "ebolavirus", "fever", "flu", "influenza", "encephalitis", "disease",
+                                   "syndrome", "strain", "variant", "virus's"})
+
+
+def _names_a_disease(t: Toponym, doc: Doc) -> bool:
+    """ "Reston ebolavirus", "Lassa fever", "Spanish flu", "Japanese encephalitis": a place in the name of a
+    disease or strain says where it was first found, not where the reported event is."""
+    if t.step == "datelines" or t.token_end < 0 or t.token_end >= len(doc):
+        return False
+    following = doc[t.token_end]
+    return following.lower_ in _DISEASE_WORDS and not following.text.isupper()
 
 
 # --------------------------------------------------------------------------- steps
@@ -127,10 +146,17 @@ def _from_span(span: SpacySpan, step: str, label: str | None = None) -> Toponym:
 
 
 def _ner_spans(doc: Doc) -> list[tuple[int, int, str]]:
-    return list(doc.user_data.get(NER_SPANS, ()))
+    return sorted(doc.user_data.get(NER_SPANS, ()))
 
 
-def _inside_name(span: SpacySpan, ner: list[tuple[int, int, str]]) -> bool:
+def _containing(ner: list[tuple[int, int, str]], starts: list[int], token: int) -> tuple[int, int, str] | None:
+    """The NER name that covers token ``token``: the names never overlap, so one bisection finds it
+    (a scan of every name for every entity was quadratic on a long text)."""
+    i = bisect.bisect_right(starts, token) - 1
+    return ner[i] if i >= 0 and ner[i][0] <= token < ner[i][1] else None
+
+
+def _inside_name(span: SpacySpan, ner: list[tuple[int, int, str]], starts: list[int] | None = None) -> bool:
     """A place the ruler found inside a longer name of the statistical NER.
 
     Inside a person's name it is a given name ("Georgia Stevens"); at the end of an organisation's
@@ -138,7 +164,8 @@ def _inside_name(span: SpacySpan, ner: list[tuple[int, int, str]]) -> bool:
     At the head of a name ("Queensland Police Service") or after "of"/"in" it is still a place.
     """
     doc = span.doc
-    for start, end, label in ner:
+    found = _containing(ner, starts if starts is not None else [n[0] for n in ner], span.start)
+    for start, end, label in [found] if found is not None else []:
         if label not in _NAME_LABELS or end - start <= len(span) or not (start <= span.start and span.end <= end):
             continue
         if label in ("PERSON", "PRODUCT"):
@@ -156,11 +183,12 @@ _AREA_WORDS: Final = frozenset({"County", "Parish", "Borough", "Township", "Prov
 
 def _entities(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
     ner = _ner_spans(doc)
+    starts = [n[0] for n in ner]
     out = []
     for ent in doc.ents:
         if ent.label_ not in PLACE_LABELS:
             continue
-        if ent.ent_id_ and ner and _inside_name(ent, ner) or _dedication(ent):
+        if ent.ent_id_ and ner and _inside_name(ent, ner, starts) or _dedication(ent):
             continue
         if ent.label_ == "FAC" and not ent.ent_id_ and len(ent) > 1 \
                 and all(t.text in _GENERIC_SITE_WORDS for t in ent[:-1]):
@@ -399,6 +427,7 @@ def _demonyms(doc: Doc) -> list[Toponym]:
     """
     out = []
     ner = [(s, e, label) for s, e, label in _ner_spans(doc) if label != "NORP"]
+    starts = [n[0] for n in ner]
     for ent in doc.ents:
         code = ent.ent_id_
         if ent.label_ != "NORP" or len(code) != 3 or not code.isupper():
@@ -414,11 +443,12 @@ def _demonyms(doc: Doc) -> list[Toponym]:
         if not abbreviation and (last.tag_ in ("NNS", "NNPS") or last.dep_ not in ("amod", "compound", "nmod")
                                  or last.head.pos_ not in ("NOUN", "PROPN") or ent.start <= last.head.i < ent.end):
             continue   # "Palestinians" are people, "in Turkish" a language
-        if any(s + (doc[s].lower_ == "the") < ent.start and ent.end <= e for s, e, _ in ner):
+        name = _containing(ner, starts, ent.start)
+        if name is not None and name[0] + (doc[name[0]].lower_ == "the") < ent.start and ent.end <= name[1]:
             continue   # "North American Free Trade": inside a name; "the Georgian Interior Ministry" names Georgia
         nominal = abbreviation and last.dep_ not in ("amod", "compound", "nmod")
         out.append(Toponym(ent.start_char, ent.end_char, ent.text, "demonyms", "GPE" if nominal else "NORP",
-                           country3=code, token_start=ent.start, token_end=ent.end))
+                           country3=code, token_start=ent.start, token_end=ent.end, adjective=not abbreviation))
     return out
 
 
