@@ -67,7 +67,7 @@ from tidings.errors import InputError, StoreError
 from tidings.records import MODALITIES, Actor, Analysis, Document, Event, Mention, Place, Source
 from tidings.settings import Settings
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "EventFilters", "Store", "database_url"]
+__all__ = ["GROUPABLE", "MIGRATIONS", "SCHEMA_VERSION", "EventFilters", "Store", "database_url"]
 
 SCHEMA_VERSION = 2
 
@@ -272,6 +272,13 @@ pg_search = sa.literal_column("documents.search", type_=postgresql.TSVECTOR)   #
 
 # INSERT ... ON CONFLICT DO NOTHING, where the dialect has it (same API in both).
 _INSERT_IGNORING: dict[str, Callable[[sa.Table], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+#: What :meth:`Store.group_events` may group by.
+GROUPABLE = frozenset({
+    "type", "modality", "date_start", "date_end", "granularity", "place_geonameid", "place_name",
+    "place_country", "place_country3", "place_admin1", "place_lat", "place_lon", "place_feature",
+    *(f"{who}_{what}" for who in ("source", "target") for what in ("code", "name", "country", "sector"))})
 
 
 class EventFilters(TypedDict, total=False):
@@ -1199,6 +1206,37 @@ class Store:
             stmt = self._select_events(conn, filters, wanted=None)
             for data in conn.execution_options(yield_per=1000).scalars(stmt):
                 yield Event.model_validate_json(data)
+
+    def group_events(self, by: Sequence[str], *, sum_fatalities: bool = False,
+                     **filters: Unpack[EventFilters]) -> tuple[list[sa.Row[Any]], bool]:
+        """Counts of matching events grouped by the columns ``by`` (names from :data:`GROUPABLE`), each row
+        ``(*by, events, fatalities)``: what the dashboard's map, timeline, facets and network draw, so they
+        never fetch event rows. ``fatalities`` is the sum of an events ``fatalities`` column where the schema
+        has one, else NULL; the second value says whether it has one. Reads every matching row (aggregates
+        need them all), through the filters' indexes."""
+        unknown = [name for name in by if name not in GROUPABLE]
+        if unknown:
+            raise ValueError(f"cannot group events by {unknown[0]!r}")
+        e = events_table.c
+        columns = [self._groupable(name).label(name) for name in by]
+        has_fatalities = "fatalities" in e
+        fatal = (sa.func.sum(e["fatalities"]) if has_fatalities and sum_fatalities
+                 else sa.null()).label("fatalities")
+        with self._read() as conn:
+            where = self._where(conn, filters, plan="auto")
+            stmt = sa.select(*columns, sa.func.count().label("events"), fatal).select_from(events_table)
+            stmt = stmt.where(*where).group_by(*columns)
+            return list(conn.execute(stmt)), has_fatalities
+
+    def _groupable(self, name: str) -> sa.ColumnElement[Any]:
+        """A groupable column; the place's level (country, admin1, city, ...) is read from the event's JSON,
+        which is the only place the schema keeps it."""
+        if name != "place_feature":
+            return events_table.c[name]
+        data = events_table.c.data
+        if self._pg:
+            return sa.func.json_extract_path_text(sa.cast(data, sa.JSON), "place", "feature")
+        return sa.func.json_extract(data, "$.place.feature")
 
     def search(self, query: str, limit: int = 20) -> list[tuple[Document, str]]:
         """Documents matching ``query`` (FTS5 syntax allowed), best first, each with a text snippet."""
