@@ -1,7 +1,9 @@
 // Thin client of the tidings REST API (relative URLs, so the dashboard also works behind a path prefix).
+//
+// The views draw server-side aggregates (/api/aggregates/*): counts over every matching event, whatever
+// their number. Only the event list fetches rows, one short page at a time.
 
-export const PAGE = 1000;      // the API's largest page
-export const MAX_EVENTS = 5000; // the most events the dashboard loads for one view (newest first)
+export const LIST_PAGE = 200;   // rows of the event list per request
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -9,6 +11,7 @@ export class ApiError extends Error {
     super(err.hint ? `${err.message} ${err.hint}` : err.message);
     this.status = status;
     this.code = err.code;
+    this.details = err.details || [];
   }
 }
 
@@ -20,7 +23,6 @@ async function getJSON(path, signal) {
 }
 
 export const vocabulary = () => getJSON("api/vocabulary");
-export const stats = () => getJSON("api/stats");
 export const eventDetail = (id) => getJSON(`api/events/${encodeURIComponent(id)}`);
 
 // Filters (as the API names them) → query string; lists repeat their key, empty values are dropped.
@@ -34,21 +36,20 @@ export function queryString(filters) {
   return params.toString();
 }
 
-// Load matching events as flat rows, page by page, calling onPage(rows, total) after each page so the
-// views fill in progressively. Stops at MAX_EVENTS; an AbortSignal cancels a load made stale by new filters.
-export async function loadEvents(filters, onPage, signal) {
-  const base = queryString({ ...filters, shape: "flat", limit: PAGE });
-  const rows = [];
-  let total = 0;
-  for (let offset = 0; offset < MAX_EVENTS; offset += PAGE) {
-    const page = await getJSON(`api/events?${base}&offset=${offset}`, signal);
-    total = page.total;
-    rows.push(...page.events);
-    onPage(rows, total);
-    if (page.events.length < PAGE || rows.length >= total) break;
-  }
-  return { rows, total };
-}
+const aggregate = (name, filters, extra, signal) =>
+  getJSON(`api/aggregates/${name}?${queryString({ ...filters, ...extra })}`, signal);
+
+export const facets = (filters, signal) => aggregate("facets", filters, {}, signal);
+export const mapAggregate = (filters, signal) => aggregate("map", filters, {}, signal);
+export const timelineAggregate = (filters, by, signal) => aggregate("timeline", filters, { by }, signal);
+export const networkAggregate = (filters, signal) => aggregate("network", filters, { limit: 150 }, signal);
+
+// One page of matching events as flat rows, newest first: {total, events}.
+export const listEvents = (filters, offset, signal) =>
+  getJSON(`api/events?${queryString({ ...filters, shape: "flat", limit: LIST_PAGE, offset })}`, signal);
+
+// "Download this view": every matching event, through the export endpoint.
+export const exportUrl = (filters, format) => `api/export?${queryString({ ...filters, format })}`;
 
 export async function postDocument(doc) {
   const response = await fetch("api/documents", {

@@ -1,15 +1,23 @@
 // The map: an offline world basemap (world-atlas TopoJSON) and event markers, drawn on one canvas.
 //
-// Events are aggregated into one marker per (place, type, modality) — thousands of events become a few
-// hundred markers — sized by the sum of independent sources (1 per event until the across-article layer
-// says more). Markers keep their screen size while the map zooms; markers sharing a place fan out in a ring.
+// Markers come from /api/aggregates/map: one per place, with its event counts by type and modality.
+// Point places (cities, sites) are clustered by supercluster (vendored): clusters split as the map zooms
+// and a click on one zooms to where it splits. Area places (an admin1 or a country, whose point is only
+// its centre) are never drawn as points: they are hollow dashed marks, so nobody reads "Syria" as a town.
+// Hovering lists everything under the cursor; a click opens the place drawn on top there. The admin1
+// mode replaces markers by totals per province (events or fatalities), graded by colour.
 
 import { drawMarker, typeColor } from "./style.js";
 
 const BASEMAPS = { coarse: "web/vendor/world-atlas/countries-110m.json",
                    fine: "web/vendor/world-atlas/countries-50m.json" };
 const FINE_FROM_ZOOM = 4;   // switch to the 50m basemap beyond this zoom
-const LABEL_FROM_ZOOM = 6;  // place labels beyond this zoom
+const LABEL_FROM_ZOOM = 5;  // place labels beyond this zoom
+const CLUSTER_RADIUS = 28;  // px at supercluster's tile extent: ~28–56 px on screen
+const MAX_K = 400;
+
+const dominant = (counts) => Object.entries(counts).sort((a, b) => b[1] - a[1])[0]?.[0];
+const describeCounts = (counts) => Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ");
 
 export class MapView {
   constructor(section, { onPick }) {
@@ -17,15 +25,19 @@ export class MapView {
     this.canvas = section.querySelector("canvas");
     this.tooltip = section.querySelector(".tooltip");
     this.note = section.querySelector(".map-note");
+    this.legend = section.querySelector(".map-legend");
     this.ctx = this.canvas.getContext("2d");
     this.onPick = onPick;
     this.projection = d3.geoNaturalEarth1();
     this.transform = d3.zoomIdentity;
     this.layers = {};           // basemap name → {land: Path2D, borders: Path2D}
-    this.markers = [];          // aggregated markers with their screen positions
-    this.selectedId = null;
-    this.fitted = false;
-    this.zoom = d3.zoom().scaleExtent([1, 400]).on("zoom", (e) => { this.transform = e.transform; this.draw(); });
+    this.data = null;           // the last /api/aggregates/map answer
+    this.markers = [];          // what was drawn, with screen positions (hit tests, tests)
+    this.mode = "markers";      // or "admin1-events", "admin1-fatalities"
+    this.selectedKey = null;
+    this.zoom = d3.zoom().scaleExtent([1, MAX_K])
+      .on("start", () => { this.tooltip.hidden = true; })
+      .on("zoom", (e) => { this.transform = e.transform; this.tooltip.hidden = true; this.draw(); });
     d3.select(this.canvas).call(this.zoom).on("dblclick.zoom", null);
     this.canvas.addEventListener("click", (e) => this.click(e));
     this.canvas.addEventListener("mousemove", (e) => this.hover(e));
@@ -59,51 +71,64 @@ export class MapView {
     this.width = width; this.height = height;
     this.canvas.width = Math.round(width * dpr); this.canvas.height = Math.round(height * dpr);
     this.projection.fitExtent([[4, 4], [width - 4, height - 4]], { type: "Sphere" });
+    const [[x0], [x1]] = d3.geoPath(this.projection).bounds({ type: "Sphere" });
+    this.worldWidth = x1 - x0;
     for (const name of Object.keys(this.layers)) this.project(name);
     this.zoom.extent([[0, 0], [width, height]]).translateExtent([[-width, -height], [2 * width, 2 * height]]);
-    if (!this.fitted && this.groups?.length) this.fit();
+    if (this.data) this.fit(false);
     this.draw();
   }
 
-  // rows: flat events. Groups them into markers and, the first time data arrives, zooms to fit them.
-  setEvents(rows) {
-    const groups = new Map();
-    for (const row of rows) {
-      if (row.place_lat == null || row.place_lon == null) continue;
-      const key = `${row.place_lat},${row.place_lon}|${row.type}|${row.modality}`;
-      let g = groups.get(key);
-      if (!g) {
-        g = { key, lat: row.place_lat, lon: row.place_lon, place: row.place_name, country: row.place_country,
-              level: row.place_feature || "city", type: row.type, modality: row.modality, ids: [], weight: 0 };
-        groups.set(key, g);
-      }
-      g.ids.push(row.id);
-      g.weight += row.independent_sources || 1;
+  setMode(mode) { this.mode = mode; this.tooltip.hidden = true; this.draw(); }
+
+  // data: /api/aggregates/map. Indexes the point places for clustering and refits the view to them.
+  setData(data) {
+    this.data = data;
+    const points = data.places.filter((p) => !p.area);
+    this.areas = data.places.filter((p) => p.area).sort((a, b) => b.events - a.events);
+    this.index = new Supercluster({
+      radius: CLUSTER_RADIUS, maxZoom: 16,
+      map: (p) => ({ events: p.events, fatalities: p.fatalities, types: { ...p.types } }),
+      reduce: (acc, p) => {
+        acc.events += p.events;
+        acc.fatalities = acc.fatalities == null && p.fatalities == null ? null : (acc.fatalities || 0) + (p.fatalities || 0);
+        for (const [t, n] of Object.entries(p.types)) acc.types[t] = (acc.types[t] || 0) + n;
+      },
+    }).load(points.map((p) => ({ type: "Feature", geometry: { type: "Point", coordinates: [p.lon, p.lat] },
+                                  properties: p })));
+    const unplaced = data.total - data.placed;
+    this.note.textContent = `${data.placed} of ${data.total} events placed, at ${data.places.length} places`
+      + (unplaced ? ` (${unplaced} without a place)` : "") + " · hollow dashed marks are provinces or countries";
+    this.fit(true);
+    this.draw();
+  }
+
+  // Zoom so every place is in view (at most to a region's scale: one city alone stays in context).
+  fit(animate) {
+    if (!this.width || !this.data) return;
+    const places = this.data.places;
+    let t = d3.zoomIdentity;
+    if (places.length) {
+      const xy = places.map((p) => this.projection([p.lon, p.lat]));
+      const [x0, x1] = d3.extent(xy, (p) => p[0]), [y0, y1] = d3.extent(xy, (p) => p[1]);
+      const k = Math.min(60, 0.8 / Math.max((x1 - x0 + 1) / this.width, (y1 - y0 + 1) / this.height));
+      t = d3.zoomIdentity.translate(this.width / 2, this.height / 2).scale(Math.max(1, k))
+        .translate(-(x0 + x1) / 2, -(y0 + y1) / 2);
     }
-    this.groups = [...groups.values()].sort((a, b) => b.weight - a.weight);  // big ones first, small on top
-    const placed = rows.length - rows.filter((r) => r.place_lat == null).length;
-    this.note.textContent = `${placed} of ${rows.length} events have coordinates`;
-    if (!this.fitted && this.groups.length && this.width) this.fit();
-    this.draw();
+    const target = d3.select(this.canvas);
+    (animate ? target.transition().duration(350) : target).call(this.zoom.transform, t);
+    this.transform = t;
   }
 
-  // Zoom so every marker is in view (at most to a region's scale: one city alone stays in context).
-  fit() {
-    const xy = this.groups.map((g) => this.projection([g.lon, g.lat]));
-    const [x0, x1] = d3.extent(xy, (p) => p[0]), [y0, y1] = d3.extent(xy, (p) => p[1]);
-    const k = Math.min(60, 0.7 / Math.max((x1 - x0 + 1) / this.width, (y1 - y0 + 1) / this.height));
-    const t = d3.zoomIdentity.translate(this.width / 2, this.height / 2).scale(Math.max(1, k))
-      .translate(-(x0 + x1) / 2, -(y0 + y1) / 2);
-    d3.select(this.canvas).call(this.zoom.transform, t);
-    this.fitted = true;
-  }
-
-  select(id) { this.selectedId = id; this.draw(); }
+  select(key) { this.selectedKey = key; this.draw(); }
 
   draw() {
     if (!this.width || this.pending) return;
     this.pending = requestAnimationFrame(() => { this.pending = null; this.render(); });
   }
+
+  // supercluster's zoom whose world (512 px tiles × 2^z) is as wide as ours on screen.
+  clusterZoom() { return Math.max(0, Math.log2((this.worldWidth * this.transform.k) / 512)); }
 
   render() {
     const { ctx, transform: t } = this;
@@ -121,31 +146,71 @@ export class MapView {
       ctx.strokeStyle = "#b9b4a8"; ctx.lineWidth = 0.6 / t.k; ctx.stroke(layer.borders);
       ctx.restore();
     }
-    this.renderMarkers();
+    this.markers = [];
+    if (!this.data) return;
+    if (this.mode === "markers") this.renderMarkers(); else this.renderAdmin1(this.mode.split("-")[1]);
   }
 
+  screen(lon, lat) { return this.transform.apply(this.projection([lon, lat])); }
+
+  onScreen(x, y, pad = 40) { return x > -pad && y > -pad && x < this.width + pad && y < this.height + pad; }
+
   renderMarkers() {
-    const { ctx, transform: t } = this;
-    const byPlace = d3.group(this.groups || [], (g) => `${g.lat},${g.lon}`);
-    this.markers = [];
+    const { ctx } = this;
+    const radius = (events) => Math.min(30, 4 + 2.6 * Math.sqrt(events));
+    // Areas first (under the points), biggest first.
+    for (const p of this.areas) {
+      const [x, y] = this.screen(p.lon, p.lat);
+      if (!this.onScreen(x, y)) continue;
+      const r = radius(p.events) + 6;
+      drawArea(ctx, x, y, r, typeColor(dominant(p.types)), p.level, p.key === this.selectedKey);
+      this.markers.push({ kind: "area", place: p, x, y, r });
+    }
     const labels = [];
-    for (const [, groups] of byPlace) {
-      const [px, py] = t.apply(this.projection([groups[0].lon, groups[0].lat]));
-      if (px < -40 || py < -40 || px > this.width + 40 || py > this.height + 40) continue;
-      const radii = groups.map((g) => Math.min(28, 3.5 + 2.5 * Math.sqrt(g.weight)));
-      const ring = groups.length > 1 ? Math.max(...radii) + 2 : 0;
-      groups.forEach((g, i) => {
-        const angle = (2 * Math.PI * i) / groups.length - Math.PI / 2;
-        this.markers.push({ ...g, x: px + ring * Math.cos(angle), y: py + ring * Math.sin(angle), r: radii[i] });
-      });
-      labels.push({ x: px, y: py + ring + Math.max(...radii) + 10, text: groups[0].place,
-                    weight: d3.sum(groups, (g) => g.weight) });
+    for (const c of this.index.getClusters([-180, -85, 180, 85], Math.floor(this.clusterZoom()))) {
+      const [x, y] = this.screen(...c.geometry.coordinates);
+      if (!this.onScreen(x, y)) continue;
+      if (c.properties.cluster) {
+        const r = radius(c.properties.events) + 3;
+        drawCluster(ctx, x, y, r, c.properties);
+        this.markers.push({ kind: "cluster", cluster: c, x, y, r });
+      } else {
+        const p = c.properties;
+        const r = radius(p.events);
+        drawMarker(ctx, x, y, r, typeColor(dominant(p.types)), dominant(p.modalities), p.key === this.selectedKey);
+        if (Object.keys(p.types).length > 1) drawTypeRing(ctx, x, y, r + 2, p.types);
+        this.markers.push({ kind: "place", place: p, x, y, r: r + 2 });
+        labels.push({ x, y: y + r + 11, text: p.name, weight: p.events });
+      }
     }
-    for (const m of this.markers) {
-      drawMarker(ctx, m.x, m.y, m.r, typeColor(m.type), m.modality, m.ids.includes(this.selectedId));
-      if (AREA_LEVELS.has(m.level)) drawAreaHalo(ctx, m.x, m.y, m.r);
+    if (this.transform.k >= LABEL_FROM_ZOOM) this.renderLabels(labels);
+    this.legend.hidden = true;
+  }
+
+  // Totals per admin1 as graded discs (no admin1 boundaries ship offline: see docs/dashboard.md).
+  renderAdmin1(measure) {
+    const { ctx } = this;
+    const totals = this.data.admin1.filter((a) => (measure === "fatalities" ? a.fatalities : a.events) > 0);
+    const value = (a) => (measure === "fatalities" ? a.fatalities : a.events);
+    const max = d3.max(totals, value) || 1;
+    const color = d3.scaleSequentialSqrt(d3.interpolateYlOrRd).domain([0, max]);
+    const labels = [];
+    for (const a of [...totals].sort((x, y) => value(y) - value(x))) {
+      const [x, y] = this.screen(a.lon, a.lat);
+      if (!this.onScreen(x, y)) continue;
+      const r = 8 + 10 * Math.sqrt(value(a) / max);
+      ctx.save();
+      ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI);
+      ctx.globalAlpha = 0.85; ctx.fillStyle = color(value(a)); ctx.fill();
+      ctx.globalAlpha = 1; ctx.strokeStyle = "#7a3b00"; ctx.lineWidth = 1; ctx.stroke();
+      ctx.restore();
+      this.markers.push({ kind: "admin1", admin1: a, x, y, r });
+      labels.push({ x, y: y + r + 11, text: `${a.admin1}: ${value(a)}`, weight: value(a) });
     }
-    if (t.k >= LABEL_FROM_ZOOM) this.renderLabels(labels);
+    this.renderLabels(labels);
+    this.legend.hidden = false;
+    this.legend.replaceChildren(`${measure} per province: 0 `,
+      Object.assign(document.createElement("span"), { className: "ramp" }), ` ${max}`);
   }
 
   // Place names, busiest places first, each only where it overlaps no name already drawn.
@@ -164,48 +229,114 @@ export class MapView {
     }
   }
 
-  markerAt(event) {
+  // Everything under the cursor, the one drawn on top first.
+  markersAt(event) {
     const rect = this.canvas.getBoundingClientRect();
     const x = event.clientX - rect.left, y = event.clientY - rect.top;
-    for (let i = this.markers.length - 1; i >= 0; i--) {   // topmost first
+    const hits = [];
+    for (let i = this.markers.length - 1; i >= 0; i--) {
       const m = this.markers[i];
-      if ((m.x - x) ** 2 + (m.y - y) ** 2 <= (m.r + 2) ** 2) return m;
+      const d2 = (m.x - x) ** 2 + (m.y - y) ** 2;
+      if (d2 <= (m.r + 2) ** 2) hits.push(m);
     }
-    return null;
+    return hits;
   }
 
   click(event) {
-    const m = this.markerAt(event);
-    if (m) this.onPick(m);
+    const [top] = this.markersAt(event);
+    if (!top) return;
+    if (top.kind === "cluster") {
+      const z = this.index.getClusterExpansionZoom(top.cluster.properties.cluster_id);
+      const k = Math.min(MAX_K, (512 * 2 ** z) / this.worldWidth * 1.05);
+      const [px, py] = this.projection(top.cluster.geometry.coordinates);
+      d3.select(this.canvas).transition().duration(300).call(this.zoom.transform,
+        d3.zoomIdentity.translate(this.width / 2, this.height / 2).scale(Math.max(k, this.transform.k * 1.5))
+          .translate(-px, -py));
+    } else if (top.kind !== "admin1") {   // a province total is read from its tooltip
+      this.select(top.place.key);
+      this.onPick(top.place);
+    }
+  }
+
+  describe(m) {
+    if (m.kind === "cluster") {
+      const p = m.cluster.properties;
+      return `${p.point_count} places, ${p.events} events (${describeCounts(p.types)}) — click to zoom in`;
+    }
+    if (m.kind === "admin1") {
+      const a = m.admin1;
+      return `${a.admin1}: ${a.events} events${a.fatalities != null ? `, ${a.fatalities} killed` : ""} at ${a.places} place(s)`;
+    }
+    const p = m.place;
+    const where = m.kind === "area" ? `${p.name} (${p.level}: somewhere in this area)` : p.name;
+    return `${where}: ${p.events} event${p.events > 1 ? "s" : ""} — ${describeCounts(p.types)}`
+      + (p.fatalities ? `, ${p.fatalities} killed` : "");
   }
 
   hover(event) {
-    const m = this.markerAt(event);
-    this.canvas.classList.toggle("pointer", Boolean(m));
-    if (!m) { this.tooltip.hidden = true; return; }
+    const hits = this.markersAt(event);
+    this.canvas.classList.toggle("pointer", hits.length > 0);
+    if (!hits.length) { this.tooltip.hidden = true; return; }
     const rect = this.canvas.getBoundingClientRect();
+    this.tooltip.replaceChildren(...hits.slice(0, 8).map((m, i) => Object.assign(document.createElement("div"), {
+      className: i === 0 ? "top" : "", textContent: this.describe(m) })));
+    if (hits.length > 8) this.tooltip.append(`… and ${hits.length - 8} more`);
     this.tooltip.hidden = false;
-    const where = AREA_LEVELS.has(m.level) ? `${m.place} (somewhere in this ${m.level})` : m.place;
-    this.tooltip.textContent = `${where}: ${m.ids.length} ${m.type} event${m.ids.length > 1 ? "s" : ""} (${m.modality})`;
-    this.tooltip.style.left = `${event.clientX - rect.left + 12}px`;
+    this.tooltip.style.left = `${Math.min(event.clientX - rect.left + 12, this.width - 290)}px`;
     this.tooltip.style.top = `${event.clientY - rect.top + 12}px`;
   }
 
   // Markers in page coordinates (for tests and accessibility tooling).
   markerPositions() {
     const rect = this.canvas.getBoundingClientRect();
-    return this.markers.map((m) => ({ place: m.place, country: m.country, level: m.level, type: m.type, modality: m.modality,
-      ids: m.ids, x: rect.left + m.x, y: rect.top + m.y, r: m.r,
-      visible: m.x >= 0 && m.y >= 0 && m.x <= rect.width && m.y <= rect.height }));
+    return this.markers.map((m) => {
+      const p = m.place || {};
+      const c = m.cluster?.properties;
+      return { kind: m.kind, key: p.key ?? null, place: p.name ?? m.admin1?.admin1 ?? null,
+        geonameid: p.geonameid ?? null, country: p.country ?? m.admin1?.country ?? null, level: p.level ?? null,
+        events: c ? c.events : (p.events ?? m.admin1?.events), places: c ? c.point_count : 1,
+        types: c ? c.types : p.types, x: rect.left + m.x, y: rect.top + m.y, r: m.r,
+        visible: m.x >= 0 && m.y >= 0 && m.x <= rect.width && m.y <= rect.height };
+    });
   }
 }
 
-// A country- or province-level place is an area, not a point: its marker gets a dashed halo.
-const AREA_LEVELS = new Set(["country", "admin1", "region", "continent"]);
-
-function drawAreaHalo(ctx, x, y, r) {
+// A cluster: a white disc with a ring of its types' shares and its event count.
+function drawCluster(ctx, x, y, r, props) {
   ctx.save();
-  ctx.setLineDash([3, 3]); ctx.lineWidth = 1.2; ctx.strokeStyle = "rgba(60,60,60,.7)";
-  ctx.beginPath(); ctx.arc(x, y, r + 5, 0, 2 * Math.PI); ctx.stroke();
+  ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI);
+  ctx.fillStyle = "rgba(255,255,255,.92)"; ctx.fill();
+  ctx.restore();
+  drawTypeRing(ctx, x, y, r, props.types, 4);
+  ctx.save();
+  ctx.font = "bold 11px system-ui, sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+  ctx.fillStyle = "#222"; ctx.fillText(String(props.events), x, y);
+  ctx.restore();
+}
+
+function drawTypeRing(ctx, x, y, r, types, width = 2.5) {
+  const total = Object.values(types).reduce((a, b) => a + b, 0) || 1;
+  let angle = -Math.PI / 2;
+  ctx.save();
+  ctx.lineWidth = width;
+  for (const [type, n] of Object.entries(types).sort((a, b) => b[1] - a[1])) {
+    const next = angle + (2 * Math.PI * n) / total;
+    ctx.beginPath(); ctx.arc(x, y, r - width / 2, angle, next);
+    ctx.strokeStyle = typeColor(type); ctx.stroke();
+    angle = next;
+  }
+  ctx.restore();
+}
+
+// An area place (country, admin1): a hollow, dashed mark — a square for a country, a circle for a province.
+function drawArea(ctx, x, y, r, color, level, selected) {
+  ctx.save();
+  ctx.setLineDash([4, 3]); ctx.lineWidth = selected ? 3 : 2; ctx.strokeStyle = color;
+  ctx.fillStyle = color; ctx.globalAlpha = 0.12;
+  ctx.beginPath();
+  if (level === "country" || level === "region" || level === "continent") ctx.rect(x - r, y - r, 2 * r, 2 * r);
+  else ctx.arc(x, y, r, 0, 2 * Math.PI);
+  ctx.fill();
+  ctx.globalAlpha = 1; ctx.stroke();
   ctx.restore();
 }

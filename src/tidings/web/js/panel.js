@@ -133,9 +133,20 @@ export function renderError(container, message) {
 }
 
 // The list of events in view (newest first), `shown` rows at a time; rows are flat events.
+// A date as precise as it is known: "2017" for a year, "2017-03" for a month, a range as a range.
+export function datePrecision(r) {
+  if (!r.date_start) return "undated";
+  const end = r.date_end || r.date_start;
+  if (end === r.date_start) return r.date_start;
+  if (r.granularity === "year") return r.date_start.slice(0, 4);
+  if (r.granularity === "month") return r.date_start.slice(0, 7);
+  if (r.granularity === "week") return `week of ${r.date_start}`;
+  return `${r.date_start} – ${end}`;
+}
+
 export function renderList(list, rows, shown, selectedId, onSelect) {
   const items = rows.slice(0, shown).map((r) => {
-    const date = r.date_start ? (r.date_end && r.date_end !== r.date_start ? `${r.date_start}…` : r.date_start) : "undated";
+    const date = datePrecision(r);
     const who = [r.source_name || "?", "→", r.target_name || "—", r.place_name ? `@ ${r.place_name}` : ""].join(" ");
     const li = el("li", { "data-id": r.id, "data-type": r.type, "data-modality": r.modality, role: "option",
                           "aria-selected": String(r.id === selectedId), tabindex: "0" },
