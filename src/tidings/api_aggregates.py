@@ -149,8 +149,11 @@ class MapAggregate(BaseModel):
 def map_aggregate(request: Request, filters: Filters) -> MapAggregate:
     """Matching events per place (with its precision level), and totals per admin1, for the map."""
     by = ["place_geonameid", "place_name", "place_country", "place_country3", "place_admin1", "place_lat",
-          "place_lon", "place_feature", "type", "modality"]
-    rows, has_fatalities = _store(request).group_events(by, sum_fatalities=True, **filters)
+          "place_lon", "type", "modality"]
+    store = _store(request)
+    rows, has_fatalities = store.group_events(by, sum_fatalities=True, **filters)
+    levels = store.place_levels({(r.place_name, r.place_geonameid) for r in rows
+                                 if r.place_name is not None and r.place_lat is not None})
     places: dict[str, dict[str, Any]] = {}
     total = 0
     for r in rows:
@@ -160,7 +163,7 @@ def map_aggregate(request: Request, filters: Filters) -> MapAggregate:
         key = f"{r.place_geonameid}" if r.place_geonameid is not None else f"{r.place_name}@{r.place_lat},{r.place_lon}"
         p = places.get(key)
         if p is None:
-            level = r.place_feature or "city"
+            level = levels.get((r.place_name, r.place_geonameid), "city")
             p = places[key] = {"key": key, "geonameid": r.place_geonameid, "name": r.place_name,
                                "country": r.place_country, "country3": r.place_country3, "admin1": r.place_admin1,
                                "lat": r.place_lat, "lon": r.place_lon, "level": level, "area": level in AREA_LEVELS,

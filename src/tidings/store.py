@@ -1228,6 +1228,20 @@ class Store:
             stmt = stmt.where(*where).group_by(*columns)
             return list(conn.execute(stmt)), has_fatalities
 
+    def place_levels(self, places: Iterable[tuple[str, int | None]]) -> dict[tuple[str, int | None], str]:
+        """(place name, geonameid) → the place's level (country, admin1, city, ...), read from the newest
+        event at each: the level lives only in the event's JSON, so it is read once per place (an index
+        probe on the name) rather than parsed out of every event of a grouping."""
+        e = events_table.c
+        feature = self._groupable("place_feature")
+        found: dict[tuple[str, int | None], str] = {}
+        with self._read() as conn:
+            for name, geonameid in places:
+                same = e.place_geonameid == geonameid if geonameid is not None else e.place_geonameid.is_(None)
+                level = conn.scalar(sa.select(feature).where(e.place_name == name, same).limit(1))
+                found[(name, geonameid)] = level or "city"
+        return found
+
     def _groupable(self, name: str) -> sa.ColumnElement[Any]:
         """A groupable column; the place's level (country, admin1, city, ...) is read from the event's JSON,
         which is the only place the schema keeps it."""
