@@ -417,7 +417,7 @@ def test_dashboard_needs_no_network() -> None:
     remote = re.compile(r"(?:src|href)\s*=\s*[\"']?(?:https?:)?//|fetch\(\s*[\"'`]https?:|url\(\s*[\"']?https?:")
     for path in [WEB / "index.html", WEB / "style.css", *sorted((WEB / "js").glob("*.js"))]:
         assert not remote.search(path.read_text("utf-8")), path
-    for library in ("d3", "topojson-client", "world-atlas"):
+    for library in ("d3", "topojson-client", "world-atlas", "supercluster"):
         assert (WEB / "vendor" / library / "LICENSE").is_file(), library
 
 
