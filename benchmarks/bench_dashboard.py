@@ -50,11 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("events", nargs="?", type=int, default=100_000)
     parser.add_argument("-r", "--rounds", type=int, default=10)
+    parser.add_argument("--db", help="time this existing store instead of building one (e.g. bench_api's)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/dash.db"
-        spent = build(url, args.events)
-        print(f"stored {args.events:,} synthetic events in {spent:.1f} s\n")
+        url = args.db or f"sqlite:///{tmp}/dash.db"
+        if not args.db:
+            spent = build(url, args.events)
+            print(f"stored {args.events:,} synthetic events in {spent:.1f} s\n")
         with TestClient(create_app(url, deliver_webhooks=False)) as client:
             print(f"{'view':14} {'request':22} {'p50 ms':>8} {'p95 ms':>8}")
             for view, q in VIEWS.items():

@@ -89,8 +89,6 @@ export class TimelineView {
     const svg = this.svg.attr("viewBox", `0 0 ${width} ${height}`);
     svg.selectAll("*").remove();
     this.renderNote();
-    svg.append("text").attr("class", "view-title").attr("x", MARGIN.left).attr("y", 12)
-      .text(`Events over time by ${this.data?.by || "type"} — drag to select dates, wheel to zoom`);
     if (!this.data?.bins.length) return;
 
     const x0 = d3.scaleUtc().domain(this.domain()).range([MARGIN.left, width - MARGIN.right]);
