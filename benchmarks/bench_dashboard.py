@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_api import build
-
 from fastapi.testclient import TestClient
 
 from tidings.api import create_app

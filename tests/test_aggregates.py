@@ -17,12 +17,12 @@ import pytest
 from wire_corpus import articles
 
 fastapi = pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from tidings.api import create_app  # noqa: E402
-from tidings.api_aggregates import bulk_range  # noqa: E402
-from tidings.records import Event  # noqa: E402
-from tidings.store import Store  # noqa: E402
+from tidings.api import create_app
+from tidings.api_aggregates import bulk_range
+from tidings.records import Event
+from tidings.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -786,7 +786,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
         return AlertPage(limit=limit, offset=offset, alerts=layer.alerts(store, rule=rule, limit=limit,
                                                                           offset=offset))
 
-    from tidings.api_aggregates import router as aggregates   # imports this module: included here
+    from tidings.api_aggregates import router as aggregates  # imports this module: included here
 
     app.include_router(aggregates)
     _mount_dashboard(app)
