@@ -608,3 +608,22 @@ def test_reference_matcher() -> None:
     assert not expectation_matches(ev, {"source": "UKR"})
     assert not expectation_matches({**ev, "when": {"start": None}}, {"date": "2025-03-13"})
     assert expectation_matches({**ev, "when": {"start": None}}, {"date": "undated"})
+
+
+def test_casualties_file_is_consistent() -> None:
+    """data/casualties.json: every kind is a record kind, every qualifier a record qualifier, numbers are
+    positive, no word is both a number and a qualifier, and the people nouns are lower case and unique."""
+    from tidings.records import CASUALTY_KINDS, Qualifier
+
+    data = json.loads((DATA / "casualties.json").read_text("utf-8"))
+    assert set(data["kinds"]) == set(CASUALTY_KINDS)
+    assert all(words["after"] or words["before"] for words in data["kinds"].values())
+    qualifiers = {k: v for k, v in data["qualifiers"].items() if k != "why"}
+    assert set(qualifiers.values()) <= set(get_args(Qualifier))
+    assert not set(qualifiers) & set(data["numbers"])
+    assert all(isinstance(v, int) and v > 0 for v in data["numbers"].values())
+    assert all(isinstance(v, int) and v > 0 for k, v in data["vague"].items() if k != "why")
+    assert {v for k, v in data["tolls"].items() if k != "why"} <= set(CASUALTY_KINDS)
+    nouns = data["people"]["nouns"]
+    assert nouns == sorted(set(nouns)) and all(n == n.lower() for n in nouns)
+    assert not {"bird", "birds", "percent", "year", "dollars"} & set(nouns)

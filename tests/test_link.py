@@ -615,12 +615,22 @@ def test_actor_hierarchy():
     assert link.pair_level(state, rebels) == 0           # the state is not the rebels
 
 
-def test_casualty_figures():
-    assert link.casualties("At least 12 people were killed and 30 wounded in the strike") == {"killed": 12,
-                                                                                              "wounded": 30}
-    assert link.casualties("The drone attack killed nine civilians, police said") == {"killed": 9}
-    assert link.casualties("The death toll rose to 15 on Sunday") == {"killed": 15}
-    assert link.casualties("Police killed in 2024 were honoured") == {}
+def test_casualty_figures_come_from_the_event():
+    """Members carry the casualties stage's figures (count, evidence, speaker); background totals stay out."""
+    from tidings.records import Casualty
+
+    def figure(kind: str, low: int, text: str, **fields: Any) -> Casualty:
+        return Casualty(kind=kind, low=low, high=low, span=Span(start=0, end=len(text), text=text),
+                        source="police", **fields)
+
+    event = _event("d1", 0, "ASSAULT", "SYRREB", "SYR", "Homs", 6).model_copy(update={"casualties": [
+        figure("killed", 12, "12 people were killed"), figure("injured", 30, "30 wounded"),
+        figure("killed", 400000, "400,000 have died", background=True)]})
+    member = link.member_of(event, outlet="BBC", published=D0)
+    assert link.casualties(member) == {"killed": [12, "12 people were killed", "police"],
+                                       "injured": [30, "30 wounded", "police"]}
+    plain = link.member_of(_event("d2", 0, "ASSAULT", "SYRREB", "SYR", "Homs", 6), outlet="BBC", published=D0)
+    assert link.casualties(plain) == {} and plain.casualties is None
 
 
 def test_weak_links_need_a_unique_pair_between_two_documents():

@@ -168,6 +168,9 @@ class EventDetail(BaseModel):
     chain: list[Source]
     anonymous_links: int
     cluster: dict[str, Any] | None = None
+    #: People killed according to the event's text (Event.fatalities); each figure is in event.casualties and,
+    #: with its span, in evidence (role "casualties").
+    fatalities: int | None = None
 
 
 class DocumentPage(BaseModel):
@@ -677,6 +680,8 @@ def create_app(db: str | None = None, *, engine: Any = None,
         as_of: Annotated[dt.date | None, Query(description=(
             "Only events reported by this day (document published on or before it, else stored by then)."))]
         = None,
+        min_fatalities: Annotated[int | None, Query(ge=0, le=_MAX_OFFSET, description=(
+            "Only events whose text reports at least this many killed (the event's casualty figures)."))] = None,
         limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
         offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
         format: Annotated[Literal["json", "csv", "geojson"] | None,
@@ -689,6 +694,8 @@ def create_app(db: str | None = None, *, engine: Any = None,
         filters: dict[str, Any] = {k: v for k, v in {
             "type": type, "actor": actor, "country": country, "place": place, "since": since, "until": until,
             "modality": modality, "source": source, "text": text, "doc_id": doc_id, "as_of": as_of}.items() if v}
+        if min_fatalities is not None:
+            filters["min_fatalities"] = min_fatalities
         fmt = _pick_format(format, request.headers.get("accept", ""))
         if fmt == "json" and shape == "full":   # the stored JSON is the answer: no parse, no re-serialisation
             stored, total = store.events_page(**filters, limit=limit, offset=offset)
@@ -818,9 +825,12 @@ def _event_detail(event: Event, document: Document | None, cluster: dict[str, An
             window = _window(document.text, sentence_span.start, sentence_span.end)
     evidence = [EvidenceSpan(field=name, role=name.split(".")[0], start=span.start, end=span.end, text=span.text)
                 for name, span in event.evidence.items() if name != "sentence"]
+    evidence += [EvidenceSpan(field=f"casualties.{n}", role="casualties", start=c.span.start, end=c.span.end,
+                              text=c.span.text) for n, c in enumerate(event.casualties)]
     return EventDetail(event=event, document=_summary(document) if document else None, sentence=sentence,
                        window=window, evidence=evidence, chain=event.attribution,
-                       anonymous_links=sum(link.anonymous for link in event.attribution), cluster=cluster)
+                       anonymous_links=sum(link.anonymous for link in event.attribution), cluster=cluster,
+                       fatalities=event.fatalities)
 
 
 class _WebhookWorker:

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from tidings import service
 from tidings.cli_train import CoderOpt, ModelOpt, apply_coder
+from tidings.export import casualty_text
 from tidings.records import Analysis, Event
 
 
@@ -179,7 +180,7 @@ _MODALITY_STYLE = {"asserted": "bold", "reported": "cyan", "hedged": "yellow", "
 def events_table(events: list[Event], width: int | None = None) -> Table:
     """A readable table of events, ``width`` columns wide (the terminal's by default), wrapped at word
     boundaries: rich shares out a too-narrow width in proportion and so cuts words ("officia/ls"); here
-    :func:`_fit` gives each wrapping column its longest word first. id, modality and conf never wrap; a
+    :func:`_fit` gives each wrapping column its longest word first. id, killed, modality and conf never wrap; a
     mode and the end of a date range take a line of their own when needed."""
     rows = []
     for e in events:
@@ -188,18 +189,19 @@ def events_table(events: list[Event], width: int | None = None) -> Table:
             date += f" …{e.when.end.isoformat()}"   # the space lets a range wrap between its ends
         rows.append((e.id[:8], e.type + (f" ({e.mode})" if e.mode else ""), _actor(e.source_actor),
                      _actor(e.target_actor), f"{e.place.name}, {e.place.country}" if e.place else "", date,
+                     "" if e.fatalities is None else str(e.fatalities),
                      e.modality, " → ".join(_link(s) for s in e.attribution), f"{e.confidence:.2f}"))
     widths = _fit(rows, width or console.width)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False)
     for column, fitted in zip(_COLUMNS, widths, strict=True):
         table.add_column(column, no_wrap=column in _NO_WRAP, overflow="fold", width=fitted)
     for e, row in zip(events, rows, strict=True):
-        table.add_row(*row[:6], Text(row[6], style=_MODALITY_STYLE.get(e.modality, "")), *row[7:])
+        table.add_row(*row[:7], Text(row[7], style=_MODALITY_STYLE.get(e.modality, "")), *row[8:])
     return table
 
 
-_COLUMNS = ("id", "type", "source", "target", "place", "date", "modality", "said by", "conf")
-_NO_WRAP = frozenset({"id", "modality", "conf"})
+_COLUMNS = ("id", "type", "source", "target", "place", "date", "killed", "modality", "said by", "conf")
+_NO_WRAP = frozenset({"id", "killed", "modality", "conf"})
 
 
 def _fit(rows: Sequence[tuple[str, ...]], width: int) -> list[int | None]:
@@ -247,6 +249,8 @@ def events(
     text: Annotated[str | None, typer.Option(help="Full-text search in the documents.")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help=(
         "YYYY-MM-DD: only events reported by then (published, else stored, on or before)."))] = None,
+    min_fatalities: Annotated[int | None, typer.Option("--min-fatalities", min=0, help=(
+        "Only events whose text reports at least this many killed."))] = None,
     limit: Annotated[int, typer.Option(help="At most this many events.")] = 100,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or jsonl.")] = "table",
 ) -> None:
@@ -254,7 +258,7 @@ def events(
     check_format(fmt)
     found = service.find_events(db, type=check_types(type), actor=actor, country=country, place=place, since=parse_date_option(since),
                                 until=parse_date_option(until), modality=modality, source=source, text=text,
-                                as_of=parse_date_option(as_of), limit=limit)
+                                as_of=parse_date_option(as_of), min_fatalities=min_fatalities, limit=limit)
     if fmt == "table":
         console.print(events_table(found))
     elif fmt == "json":
@@ -294,6 +298,8 @@ def show(event_id: Annotated[str, typer.Argument(help="Event id (or a unique pre
     console.print(f"when: {w.start or 'undated'}{'…' + str(w.end) if w.end and w.end != w.start else ''} "
                   f"({w.granularity}, anchored to {w.anchor})")
     console.print(Text("said by: " + (" → ".join(_link(s) for s in event.attribution) or "the outlet itself")))
+    for casualty in event.casualties:
+        console.print(Text("casualties: " + casualty_text(casualty)))
     if why := _why(event):
         console.print(Text(why))
     if document:
@@ -312,7 +318,7 @@ def _why(event: Event) -> str:
     return "why: " + "; ".join(parts) if parts else ""
 
 
-_EVIDENCE_STYLE = {"trigger": "bold reverse", "source": "bold green", "target": "bold red", "place": "bold blue",
+_EVIDENCE_STYLE = {"casualties": "bold underline", "trigger": "bold reverse", "source": "bold green", "target": "bold red", "place": "bold blue",
                    "time": "bold magenta", "modality": "bold yellow"}
 
 
@@ -327,6 +333,10 @@ def highlight_evidence(event: Event, text: str | None) -> Text:
         start, end = span.start - sentence.start, span.end - sentence.start
         if 0 <= start < end <= len(sentence.text):
             out.stylize(style, start, end)
+    for casualty in event.casualties:
+        start, end = casualty.span.start - sentence.start, casualty.span.end - sentence.start
+        if 0 <= start < end <= len(sentence.text):
+            out.stylize(_EVIDENCE_STYLE["casualties"], start, end)
     return out
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tidings.errors import InputError
-from tidings.records import Actor, Document, Event, Place
+from tidings.records import Actor, Casualty, Document, Event, Place
 
 __all__ = [
     "ACLED_COLUMNS",
@@ -67,10 +67,11 @@ FLAT_COLUMNS: tuple[str, ...] = (
     "place_geonameid", "place_name", "place_country", "place_country3", "place_admin1",
     "place_lat", "place_lon", "place_precision", "place_feature",
     "attribution", "sentence", "trigger", "evidence_text", "coder",
+    "fatalities", "injured", "missing", "arrested", "casualties",
 )
 
 # How list-valued flat columns are joined in CSV; the chain is ordered, so it reads as a path.
-_CSV_JOIN: dict[str, str] = {"contexts": ";", "attribution": " > "}
+_CSV_JOIN: dict[str, str] = {"contexts": ";", "attribution": " > ", "casualties": "; "}
 
 _SUFFIXES: dict[str, str] = {
     ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet",
@@ -151,7 +152,29 @@ def flat_event(event: Event) -> dict[str, Any]:
     row["trigger"] = trigger.text if trigger else None
     row["evidence_text"] = sentence.text if sentence else None
     row["coder"] = event.coder
+    row["fatalities"] = event.fatalities
+    row["injured"] = event.count("injured")
+    row["missing"] = event.count("missing")
+    row["arrested"] = event.count("arrested")
+    row["casualties"] = [casualty_text(c) for c in event.casualties]
     return row
+
+
+def casualty_text(casualty: Casualty) -> str:
+    """One figure as a short readable string: ``killed ≥12 (police) «At least 12 people were killed»``;
+    ``[background]`` marks a running or historical total."""
+    low, high = casualty.low, casualty.high
+    if low is not None and low == high:
+        value = str(low)
+    elif low is not None and high is not None:
+        value = f"{low}-{high}"
+    elif low is not None:
+        value = f"≥{low}"
+    else:
+        value = f"≤{high}"
+    said = f" ({casualty.source})" if casualty.source else ""
+    background = " [background]" if casualty.background else ""
+    return f"{casualty.kind} {value}{said}{background} «{casualty.span.text}»"
 
 
 def _plover_entity(actor: Actor | None) -> list[dict[str, Any]]:
@@ -366,7 +389,8 @@ def _parquet_schema() -> Any:
     types: dict[str, Any] = {
         "contexts": lists, "attribution": lists, "confidence": pa.float64(), "date_start": pa.date32(),
         "date_end": pa.date32(), "place_geonameid": pa.int64(), "place_lat": pa.float64(),
-        "place_lon": pa.float64(), "sentence": pa.int64(),
+        "place_lon": pa.float64(), "sentence": pa.int64(), "fatalities": pa.int64(), "injured": pa.int64(),
+        "missing": pa.int64(), "arrested": pa.int64(), "casualties": lists,
     }
     return pa.schema([(c, types.get(c, text)) for c in FLAT_COLUMNS])
 
@@ -427,8 +451,10 @@ _WRITERS: dict[str, Callable[[Iterator[Event], Any], int]] = {
 #
 # Column names and code values are the datasets' own (ACLED codebook 2023/2024: event and sub-event types,
 # disorder types, inter codes 1-8, time and geo precision 1-3; GDELT 2.0 event codebook: CAMEO codes,
-# QuadClass, FIPS 10-4 geography, geo types 1-5). What tidings does not know stays empty rather than
-# invented: fatalities, ACLED's own actor names and source scale, GDELT's Goldstein scale (no table under a
+# QuadClass, FIPS 10-4 geography, geo types 1-5). ``fatalities`` is the event's own killed figure
+# (Event.fatalities: the floor of what its text reports, background totals left out), empty where the text
+# gives none rather than an invented 0. What tidings does not know stays empty rather than
+# invented: ACLED's own actor names and source scale, GDELT's Goldstein scale (no table under a
 # permissive licence, see data/README.md) and tone. The ACLED type comes from the rules in
 # data/plover.json (types.*.acled), shared with the CASE 2021 evaluation.
 
@@ -611,7 +637,7 @@ def acled_row(event: Event, document: Document | None = None) -> dict[str, Any] 
         "latitude": place.lat if place else None, "longitude": place.lon if place else None,
         "geo_precision": _acled_geo_precision(place) if place else None,
         "source": _sources(event, document) or None, "source_scale": None,
-        "notes": " ".join(sentence.text.split()) if sentence else None, "fatalities": None,
+        "notes": " ".join(sentence.text.split()) if sentence else None, "fatalities": event.fatalities,
         "tags": f"tidings_id={event.id}; modality={event.modality}",
         "timestamp": int(dt.datetime.now(dt.UTC).timestamp()),
     }

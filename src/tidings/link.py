@@ -94,7 +94,6 @@ class Rules:
     families: dict[str, str]                  # TYPE, TYPE/mode or TYPE#cameo -> the family it belongs to
     mode_matters: frozenset[str]              # types whose modes are different acts (withdraw vs. release)
     date_slack: dict[str, int]                # granularity -> days two reports' dates may differ by
-    casualty_words: dict[str, tuple[str, ...]]
 
     @property
     def max_slack(self) -> int:
@@ -113,9 +112,8 @@ def rules() -> Rules:
         label = group["types"][0].split("/")[0].split("#")[0]   # the family is named by its first type
         families.update((key, label) for key in group["types"])
     slack = {k: int(v) for k, v in data.get("date_slack_days", {}).items() if k != "why"}
-    words = {k: tuple(v) for k, v in data.get("casualty_words", {}).items() if k != "why"}
     return Rules(frozenset(data.get("symmetric_types", {}).get("types", [])), families,
-                 frozenset(data.get("mode_matters", {}).get("types", [])), slack or {"unknown": 2}, words)
+                 frozenset(data.get("mode_matters", {}).get("types", [])), slack or {"unknown": 2})
 
 
 Phase = Literal["current", "future", "historical"]
@@ -159,6 +157,7 @@ members_table = sa.Table(
     sa.Column("origin_anonymous", sa.Boolean, nullable=False), sa.Column("origin_label", sa.Text, nullable=False),
     sa.Column("evidence", sa.Text, nullable=False),
     sa.Column("source_key", sa.String(3)), sa.Column("target_key", sa.String(3)),
+    sa.Column("casualties", sa.Text),   # JSON {kind: [count, evidence text, who says so]}; NULL in older stores
     sa.Index("ix_cluster_members_lookup", "family", "phase", "date_lo"),
     sa.Index("ix_cluster_members_source", "family", "phase", "source_key", "date_lo"),
     sa.Index("ix_cluster_members_target", "family", "phase", "target_key", "date_lo"),
@@ -214,12 +213,21 @@ def ensure_tables(store: Store) -> None:
         return
     with store.read() as conn:
         present = set(sa.inspect(conn).get_table_names())
-    if present.issuperset(metadata.tables):
+        missing_columns = ([] if "cluster_members" not in present else
+                           [c for c in _ADDED_COLUMNS
+                            if c not in {col["name"] for col in sa.inspect(conn).get_columns("cluster_members")}])
+    if present.issuperset(metadata.tables) and not missing_columns:
         _READY.add(store)
         return
     with store.write() as conn:
         metadata.create_all(conn, checkfirst=True)
+        for column in missing_columns:   # tables made by an older tidings: nullable columns added since
+            conn.exec_driver_sql(f"ALTER TABLE cluster_members ADD COLUMN {column} TEXT")
     _READY.add(store)
+
+
+#: Columns of cluster_members added after the table first shipped (all nullable TEXT); ensure_tables adds them.
+_ADDED_COLUMNS = ("casualties",)
 
 
 # ------------------------------------------------------------------------------------------------ members
@@ -267,6 +275,8 @@ class Member:
     evidence: str = ""
     source_key: str | None = None    # the code's country part: coded actors of different countries never match,
     target_key: str | None = None    # so candidates are looked up per key (an index range each)
+    #: The event's own casualty figures (tidings.casualties), JSON {kind: [count, evidence, source]}.
+    casualties: str | None = None
 
     @property
     def asserting(self) -> bool:
@@ -335,7 +345,21 @@ def member_of(event: Event, *, outlet: str | None, published: dt.date | None) ->
         place_lat=place.lat if place else None, place_lon=place.lon if place else None,
         origin=origin, origin_org=org, origin_anonymous=anonymous, origin_label=label,
         source_key=_key(src), target_key=_key(tgt),
-        evidence=(sentence.text.strip() if sentence else "")[:500])
+        evidence=(sentence.text.strip() if sentence else "")[:500], casualties=_figures_json(event))
+
+
+def _figures_json(event: Event) -> str | None:
+    """The event's count of each casualty kind (:meth:`Event.count`), with the evidence and the speaker of
+    the figure that gives it; background totals are not the event's and are left out."""
+    out: dict[str, list[Any]] = {}
+    for kind in ("killed", "injured", "missing", "arrested"):
+        count = event.count(kind)
+        if count is None:
+            continue
+        figure = next(c for c in event.casualties if c.kind == kind and not c.background
+                      and (c.low if c.low is not None else c.high) == count)
+        out[kind] = [count, figure.span.text, figure.source]
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":")) if out else None
 
 
 def _sector(actor: Actor | None) -> str | None:
@@ -869,13 +893,23 @@ def contradictions(members: Sequence[Member]) -> list[Contradiction]:
     clash = _involved(coded, lambda a, b: all(_sources_clash(x, y) for x in by_doc[a.doc_id] for y in by_doc[b.doc_id]))
     if clash:
         found.append(_contradiction("actor", clash, [f"{m.source_name} [{m.source_code}]" for m in clash]))
-    figures = {m.event_id: casualties(m.evidence) for m in asserting}
+    figures = {m.event_id: casualties(m) for m in asserting}
     for kind in sorted({k for f in figures.values() for k in f}):
         counted = [m for m in asserting if kind in figures[m.event_id]]
-        clash = _involved(counted, lambda a, b, k=kind: figures[a.event_id][k] != figures[b.event_id][k])
+        clash = _involved(counted, lambda a, b, k=kind: figures[a.event_id][k][0] != figures[b.event_id][k][0])
         if clash:
-            found.append(_contradiction("casualties", clash, [f"{figures[m.event_id][kind]} {kind}" for m in clash]))
+            # each side keeps its own figure, its evidence (the figure's words) and who says so
+            found.append(Contradiction(
+                "casualties", [m.event_id for m in clash], [f"{figures[m.event_id][kind][0]} {kind}" for m in clash],
+                [m.origin_label for m in clash],
+                [figures[m.event_id][kind][1] or m.evidence for m in clash]))
     return found
+
+
+def casualties(member: Member) -> dict[str, list[Any]]:
+    """A member's casualty figures, ``{kind: [count, evidence, source]}``, as the casualties stage found them
+    (``{}`` for members linked by an older tidings, before figures were kept)."""
+    return json.loads(member.casualties) if member.casualties else {}
 
 
 def _is_party(denial: Member, reports: Sequence[Member]) -> bool:
@@ -894,40 +928,6 @@ def _sources_clash(a: Member, b: Member) -> bool:
     """Two reports name different perpetrators (for symmetric types, not merely the parties swapped)."""
     direct, crossed = _relations(a, b)
     return direct[0] == 0 and (crossed is None or not _agree(crossed))
-
-
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-                 "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
-                 "forty": 40, "fifty": 50, "hundred": 100}
-_FIGURE = re.compile(r"\b(\d[\d,]*|" + "|".join(_NUMBER_WORDS) + r")\b((?:\s+[\w-]+){0,4}?)\s+(?:were\s+|was\s+|have\s+been\s+)?(%s)\b",
-                     re.IGNORECASE)
-
-
-_AFTER = r"\b(%s)\b(?:\s+(?:to|at|least|more|than|some|about|nearly|almost|rose|reached|stood|climbed)){0,3}\s+(\d[\d,]*|" + \
-    "|".join(_NUMBER_WORDS) + r")\b"
-
-
-@functools.lru_cache(maxsize=4096)
-def _figure_patterns(words: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    return (re.compile(_FIGURE.pattern % alternatives, re.IGNORECASE),     # "12 people were killed"
-            re.compile(_AFTER % alternatives, re.IGNORECASE))              # "killed 12", "toll rose to 12"
-
-
-def casualties(sentence: str) -> dict[str, int]:
-    """Casualty figures a sentence gives ("at least 12 people were killed", "killing nine", "the death toll
-    rose to 15"): a number next to one of ``linking.casualty_words``; the largest figure per kind."""
-    out: dict[str, int] = {}
-    for kind, words in rules().casualty_words.items():
-        before, after = _figure_patterns(words)
-        raws = [m.group(1) for m in before.finditer(sentence)] + [m.group(2) for m in after.finditer(sentence)]
-        for raw in raws:
-            raw = raw.lower().replace(",", "")
-            value = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw)
-            if value is not None and not (raw.isdigit() and len(raw) == 4 and 1900 <= value <= 2100):
-                out[kind] = max(out.get(kind, 0), value)
-    return out
 
 
 def _involved(members: Sequence[Member], clash: Any) -> list[Member]:

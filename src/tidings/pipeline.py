@@ -1,6 +1,6 @@
 """The Engine: the one place that knows the order of the stages.
 
-``ingest → nlp (spaCy, batched) → mentions (actors, places, times) → attribution → events``.
+``ingest → nlp (spaCy, batched) → mentions (actors, places, times) → attribution → events → casualties``.
 The model and the data tables are loaded once per process and shared by every call.
 """
 
@@ -22,6 +22,7 @@ from spacy.tokens import Doc
 from tidings import when as time_rules
 from tidings.actors import ActorDictionary
 from tidings.attribution import attribute_document, document_chain, load_cues
+from tidings.casualties import attach_casualties, load_rules
 from tidings.coder import NONE as NONE_LABEL
 from tidings.events import TriggerTable, codable, code_as, code_sentence, retyped
 from tidings.ingest import InputFailure, read_text
@@ -34,11 +35,13 @@ from tidings.settings import Settings
 if TYPE_CHECKING:
     from tidings.coder import LearnedCoder
 
-__all__ = ["CHUNK_CHARS", "CODING_FAILED", "Engine", "StageTimer", "analyze", "default_engine", "split_text"]
+__all__ = ["CHUNK_CHARS", "CODING_FAILED", "FUTURE_PUBLICATION", "Engine", "StageTimer", "analyze", "default_engine", "split_text"]
 
 log = logging.getLogger("tidings")
 #: Warning prefix (and error code) of a document whose coding raised: a bug, stored and reported.
 CODING_FAILED = "E401"
+#: Warning prefix of a document whose inferred publication date lies after the day it was ingested (rejected).
+FUTURE_PUBLICATION = "E402"
 #: Texts longer than this are parsed in parts cut at paragraph or sentence ends, then joined into one Doc
 #: whose offsets are those of the whole text (spaCy refuses texts over ``nlp.max_length`` with E088, and its
 #: memory grows with the length of one call). Articles are far shorter; only the rare huge text is split.
@@ -72,6 +75,7 @@ class Engine:
             self.gazetteer = Gazetteer.open(self.settings.cache_dir)
             self.cues = load_cues(self.settings.data_dir)
             self.triggers = TriggerTable.load(self.settings.data_dir)
+            self.casualty_rules = load_rules(self.settings.data_dir)
             self.nlp = load_nlp(self.settings.model, self.settings.data_dir, self.settings.cache_dir)
             self.learned = _load_learned(self.settings)
 
@@ -209,6 +213,8 @@ class Engine:
                 per_sentence = self._learned_pass(spans, per_sentence, sentence_attributions, ctx, doc_chain,
                                                   document.id)
         events = [event for found in per_sentence for event in found]
+        with timer.stage("casualties"):
+            events = attach_casualties(doc, events, self.casualty_rules)
         with timer.stage("actors"):
             for event in events:
                 for role, actor in (("source", event.source_actor), ("target", event.target_actor)):
@@ -338,13 +344,22 @@ def _batched(documents: Iterable[Document], size: int) -> Iterator[list[Document
         yield batch
 
 
-def _with_publication_date(document: Document) -> tuple[Document, str | None]:
-    """Infer a missing publication date from the text, marking it inferred."""
+def _with_publication_date(document: Document, today: dt.date | None = None) -> tuple[Document, str | None]:
+    """Infer a missing publication date from the text, marking it inferred.
+
+    An inferred date after the ingest day (``today``, UTC, one day of slack for time zones) is rejected: no
+    report is published after it is read, so such a date can only be a misreading ("2030" in a 2017 text)
+    and would anchor every relative date of the article in the future. The date is kept unknown and the
+    warning (code :data:`FUTURE_PUBLICATION`) says why."""
     if document.published is not None:
         return document, None
     date, reason = time_rules.infer_publication_date(document.text)
     if date is None:
         return document, None
+    latest = (today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=1)
+    if date > latest:
+        return document, (f"{FUTURE_PUBLICATION}: publication date inferred as {date.isoformat()} ({reason}) is "
+                          f"after the ingest day; left unknown")
     return (document.model_copy(update={"published": date, "published_inferred": True}),
             f"publication date inferred as {date.isoformat()}: {reason}")
 

@@ -16,9 +16,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "CASUALTY_KINDS",
     "MODALITIES",
     "Actor",
     "Analysis",
+    "Casualty",
     "Document",
     "Event",
     "Granularity",
@@ -102,6 +104,27 @@ class Source(_Record):
     span: Span | None = None
 
 
+CasualtyKind = Literal["killed", "injured", "missing", "arrested"]
+CASUALTY_KINDS: tuple[str, ...] = ("killed", "injured", "missing", "arrested")
+Qualifier = Literal["exact", "approximately", "at_least", "more_than", "up_to", "fewer_than", "range", "vague"]
+
+
+class Casualty(_Record):
+    """A casualty figure an event's sentence gives: "at least 12 people were killed" is killed, low 12, high
+    None (open), qualifier at_least. ``low``/``high`` are None where the text leaves that end open ("up to 12"
+    has no floor). ``background`` marks a running or historical total ("since 2011 more than 500,000 have
+    died"), kept as evidence but never counted as the event's. ``source`` is who says so: the original
+    speaker of the event's attribution chain (None: the outlet itself)."""
+
+    kind: CasualtyKind
+    low: int | None = None
+    high: int | None = None
+    qualifier: Qualifier = "exact"
+    background: bool = False
+    source: str | None = None
+    span: Span
+
+
 class Mention(_Record):
     """Something the stages found in the text: an actor, place, time or source mention."""
 
@@ -155,6 +178,23 @@ class Event(_Record):
     #: Why the coder chose this type: the trigger row (``verbs.jsonl:LINE``) and/or the learned layer's top
     #: types with probabilities.
     why: dict[str, Any] = Field(default_factory=dict)
+    #: Casualty figures of this event, each with its evidence span (:mod:`tidings.casualties`).
+    casualties: list[Casualty] = Field(default_factory=list)
+
+    def count(self, kind: str = "killed") -> int | None:
+        """The event's figure of ``kind`` as one number, or None if its text gives none: the largest floor
+        among its non-background figures (a figure with no floor, "up to 12", counts its ceiling). The
+        floor, because datasets such as ACLED record the lowest figure reported; the largest, because a
+        sentence that gives two ("at least 12 ... the toll rose to 15") updates itself."""
+        values = [c.low if c.low is not None else c.high for c in self.casualties
+                  if c.kind == kind and not c.background]
+        known = [v for v in values if v is not None]
+        return max(known) if known else None
+
+    @property
+    def fatalities(self) -> int | None:
+        """People killed in this event according to its text (see :meth:`count`)."""
+        return self.count("killed")
 
 
 class Analysis(_Record):

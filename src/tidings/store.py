@@ -69,7 +69,7 @@ from tidings.settings import Settings
 
 __all__ = ["GROUPABLE", "MIGRATIONS", "SCHEMA_VERSION", "EventFilters", "Store", "database_url"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Migration = Callable[[Connection], None]
 # MIGRATIONS[n] upgrades a database from schema version n to n + 1, inside the opening transaction.
@@ -141,6 +141,7 @@ events_table = sa.Table(
     sa.Column("place_lon", sa.Float),
     sa.Column("sentence", sa.Integer, nullable=False),
     sa.Column("coder", sa.Text, nullable=False),
+    sa.Column("fatalities", sa.Integer),                 # Event.fatalities: filter and sum without the JSON
     sa.Column("data", sa.Text, nullable=False),          # the whole Event as JSON: lossless round trip
     sa.Index("ix_events_doc_id", "doc_id"),
     sa.Index("ix_events_type_date", "type", "date_start"),
@@ -154,6 +155,7 @@ events_table = sa.Table(
     sa.Index("ix_events_target_country", "target_country"),
     sa.Index("ix_events_place_country3", "place_country3"),
     sa.Index("ix_events_place_name", "place_name"),
+    sa.Index("ix_events_fatalities", "fatalities"),
 )
 
 _EVENT_COLUMNS: tuple[str, ...] = tuple(events_table.c.keys())
@@ -295,6 +297,7 @@ class EventFilters(TypedDict, total=False):
     text: str | None
     doc_id: str | None
     as_of: dt.date | None
+    min_fatalities: int | None
 
 
 def _reported_by(day: dt.date) -> sa.ColumnElement[bool]:
@@ -374,7 +377,8 @@ def _event_values(event: Event, doc_id: str, position: int) -> Row:
             _json(event.contexts) if event.contexts else "[]", event.cameo, event.modality,
             event.confidence, when.start or when.end, when.end or when.start, when.granularity,
             *_actor_values(event.source_actor), *_actor_values(event.target_actor),
-            *_place_values(event.place), event.sentence, event.coder, event.model_dump_json())
+            *_place_values(event.place), event.sentence, event.coder,
+            event.fatalities, event.model_dump_json())
 
 
 def _mention_values(mention: Mention, doc_id: str) -> Row:
@@ -1154,7 +1158,8 @@ class Store:
                country: str | None = None, place: str | None = None, since: dt.date | None = None,
                until: dt.date | None = None, modality: str | Sequence[str] | None = None,
                source: str | None = None, text: str | None = None, doc_id: str | None = None,
-               as_of: dt.date | None = None, limit: int | None = None, offset: int = 0) -> list[Event]:
+               as_of: dt.date | None = None, min_fatalities: int | None = None, limit: int | None = None,
+               offset: int = 0) -> list[Event]:
         """Events matching every filter given, newest first (undated last).
 
         ``actor``: code prefix or case-insensitive name substring, source or target. ``country``: ISO3 (or
@@ -1163,10 +1168,11 @@ class Store:
         ``modality``: one or several of :data:`tidings.records.MODALITIES`. ``source``: substring of any
         attribution link's name. ``text``: full-text match on the event's document. ``as_of``: only events
         reported by then (their document published on or before that day, else stored by its end).
+        ``min_fatalities``: events whose text reports at least this many killed (:attr:`Event.fatalities`).
         """
         filters: EventFilters = {"type": type, "actor": actor, "country": country, "place": place,
                                  "since": since, "until": until, "modality": modality, "source": source,
-                                 "text": text, "doc_id": doc_id, "as_of": as_of}
+                                 "text": text, "doc_id": doc_id, "as_of": as_of, "min_fatalities": min_fatalities}
         with self._read() as conn:
             stmt = self._select_events(conn, filters, wanted=None if limit is None else limit + offset)
             stmt = stmt.limit(limit).offset(offset) if limit is not None else stmt.offset(offset)
@@ -1384,6 +1390,8 @@ class Store:
             probes["actor"] = on_events.where(_actor_clause(str(f["actor"])))
         if f.get("country"):
             probes["country"] = on_events.where(_country_clause(str(f["country"])))
+        if f.get("min_fatalities") is not None:
+            probes["fatalities"] = on_events.where(events_table.c.fatalities >= int(f["min_fatalities"] or 0))
         return probes
 
     def _where(self, conn: Connection, f: EventFilters, *, plan: str = "auto") -> list[sa.ColumnElement[bool]]:
@@ -1412,6 +1420,8 @@ class Store:
                                               per_row=self._pg and plan not in ("auto", "text"))
         if f.get("as_of"):
             terms["as_of"] = _reported_by(f["as_of"])  # type: ignore[arg-type]
+        if f.get("min_fatalities") is not None:
+            terms["fatalities"] = e.fatalities >= int(f["min_fatalities"] or 0)
         since, until = f.get("since"), f.get("until")
         if since or until:
             terms["dates"] = sa.and_(*_date_clauses(since, until, self._max_span(conn) if since else 0))
