@@ -191,3 +191,48 @@ def test_engine_never_anchors_events_to_a_future_inferred_date(engine: Any) -> N
     for event in analysis.events:
         if event.when.anchor in ("published", "inferred"):
             assert event.when.start is None or event.when.start <= today
+
+
+# ------------------------------------------------------------------------------------------- faces
+
+def test_cli_filter_table_and_show(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tidings.cli import app
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    analysis = _analysis([[_casualty("killed", 12, source="police")], [_casualty("injured", 3, 3)]])
+    with Store(db) as store:
+        store.save(analysis)
+    runner = CliRunner()
+    found = runner.invoke(app, ["events", "--db", db, "--min-fatalities", "10", "--format", "jsonl"])
+    assert found.exit_code == 0, found.output
+    rows = [json.loads(line) for line in found.output.splitlines()]
+    assert [r["id"] for r in rows] == [analysis.events[0].id] and rows[0]["casualties"][0]["low"] == 12
+    table = runner.invoke(app, ["events", "--db", db], env={"COLUMNS": "200"})
+    assert "killed" in table.output and " 12 " in table.output
+    shown = runner.invoke(app, ["show", analysis.events[0].id, "--db", db], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "casualties: killed ≥12 (police)" in shown.output
+    refused = runner.invoke(app, ["events", "--db", db, "--min-fatalities", "-1"])
+    assert refused.exit_code != 0
+
+
+def test_api_filter_and_detail(tmp_path: Path) -> None:
+    pytest.importorskip("httpx", reason="TestClient needs httpx: pip install 'tidings[server]'")
+    from fastapi.testclient import TestClient
+
+    from tidings.api import create_app
+
+    db = f"sqlite:///{tmp_path / 'api.db'}"
+    analysis = _analysis([[_casualty("killed", 12, source="police")], []])
+    with Store(db) as store:
+        store.save(analysis)
+    with TestClient(create_app(db, engine_factory=lambda: None)) as api:   # no engine: read-only routes
+        page = api.get("/api/events", params={"min_fatalities": 5}).json()
+        assert [e["id"] for e in page["events"]] == [analysis.events[0].id] and page["total"] == 1
+        assert api.get("/api/events", params={"min_fatalities": -1}).status_code == 422
+        flat = api.get("/api/events", params={"shape": "flat"}).json()["events"]
+        assert sorted(r["fatalities"] or 0 for r in flat) == [0, 12]
+        detail = api.get(f"/api/events/{analysis.events[0].id}").json()
+        assert detail["fatalities"] == 12
+        assert [e["text"] for e in detail["evidence"] if e["role"] == "casualties"] == ["12 killed"]
