@@ -299,7 +299,44 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
             roles.target_tokens = _with_conjuncts(obj)
         else:
             roles.target_tokens = _first_pobj(trigger, rule) or _complement_subject(trigger, rule, ctx)
+        if _verbal(rule.type) and not _names_actor(roles.target_tokens, ctx, roles.source):
+            roles.target_tokens = _complement_target(trigger, ctx, roles.source) or roles.target_tokens
     return roles
+
+
+#: Prepositions after a complement's verb or object that name whom a verbal act is aimed at ("threatened to
+#: deliver blows to the United States", "agreed to reopen its borders to UN peacekeepers").
+_COMPLEMENT_TARGET_PREPS = ("to", "against", "on", "with", "toward", "towards")
+
+
+def _names_actor(tokens: list[Token] | None, ctx: DocContext, source: Actor | None) -> bool:
+    return any((a := ctx.actor_at(t)) is not None and not _same_actor(a, source) for t in tokens or [])
+
+
+def _same_actor(actor: Actor, other: Actor | None) -> bool:
+    return other is not None and actor.code == other.code and actor.name == other.name
+
+
+def _complement_target(trigger: Token, ctx: DocContext, source: Actor | None) -> list[Token] | None:
+    """For a verbal act whose own object names no one ("threatened to resume attacks in …", "refused to
+    reopen the border to …"), the party its infinitive complement acts on: that verb's object, dative, or
+    the object of a directed preposition on the verb or on its object. The actor must differ from the source."""
+    for clause in trigger.children:
+        if clause.dep_ != "xcomp" or clause.pos_ not in ("VERB", "AUX"):
+            continue
+        # Whom the act is directed to comes before what it moves ("hand over the suspects to the tribunal").
+        objects = [c for c in clause.children if c.dep_ in ("dobj", "dative")]
+        candidates = [p for _, p in _pobjs(clause, _COMPLEMENT_TARGET_PREPS)]
+        candidates += [p for obj in objects for _, p in _pobjs(obj, _COMPLEMENT_TARGET_PREPS)]
+        if next(_pobjs(clause, ("to",)), None) is None:
+            # With a recipient named ("to the tribunal"), the object is what is moved, never the target.
+            candidates += sorted(objects, key=lambda c: c.dep_ != "dative")
+        for token in candidates:
+            actor = ctx.actor_at(token)
+            if actor is not None and not _same_actor(actor, source) and ctx.place_at(token) is None \
+                    or actor is not None and actor.kind == "state" and not _same_actor(actor, source):
+                return _with_conjuncts(token)
+    return None
 
 
 def _owner_of(noun: Token, ctx: DocContext) -> Token | None:
