@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -354,22 +353,10 @@ def test_country_code(actors: ActorDictionary, name: str, code: str | None) -> N
 
 
 # ------------------------------------------------------------------ data integrity
-def test_load_is_cached_and_fast() -> None:
+def test_load_is_cached() -> None:
+    # Load and resolve times are measured by benchmarks/bench_lookups.py, not asserted here.
     assert ActorDictionary.load() is ActorDictionary.load()
     assert ActorDictionary.load(DEFAULT_DATA_DIR) is ActorDictionary.load()
-    from tidings.actors import _load_cached
-
-    started = time.perf_counter()
-    _load_cached.__wrapped__(DEFAULT_DATA_DIR)
-    assert time.perf_counter() - started < 1.0   # ~50 ms here; generous for a loaded CI machine
-
-
-def test_resolve_is_fast(actors: ActorDictionary) -> None:
-    phrases = ["three Iranian officials", "Assad's government", "the Syrian army", "rebels", "Iran"]
-    started = time.perf_counter()
-    for i in range(5000):
-        actors.resolve(phrases[i % len(phrases)], context_country="SYR")
-    assert (time.perf_counter() - started) / 5000 < 200e-6   # ~15 µs here
 
 
 def test_only_known_alias_conflicts(actors: ActorDictionary) -> None:

@@ -7,9 +7,7 @@ build mechanics are tested on a tiny index so they stay fast.
 from __future__ import annotations
 
 import sqlite3
-import statistics
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -226,44 +224,31 @@ def test_entity_patterns_shape(gaz: Gazetteer) -> None:
     assert len(gaz.entity_patterns(1_000_000)) < len(patterns)
 
 
-def test_entity_ruler_builds_fast_and_leaves_times_alone(gaz: Gazetteer) -> None:
+def test_entity_ruler_leaves_times_alone(gaz: Gazetteer) -> None:
+    # How long the build takes is measured by benchmarks/bench_lookups.py, not asserted here.
     import spacy
 
     patterns = gaz.entity_patterns()
     nlp = spacy.blank("en")
     ruler = nlp.add_pipe("entity_ruler")
-    started = time.perf_counter()
     ruler.add_patterns(patterns)   # type: ignore[attr-defined]
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.5, f"EntityRuler build took {elapsed:.2f} s (budget 0.5 s on an idle machine)"
     doc = nlp("The New York Times reported that rebels took Hama and Deir ez-Zor.")
     gpes = {(e.text, e.ent_id_) for e in doc.ents if e.label_ == "GPE"}
     assert ("Hama", "geonames:170017") in gpes and ("Deir ez-Zor", "geonames:170794") in gpes
     assert all("Times" not in text for text, _ in gpes)
 
 
-# --------------------------------------------------------------------------- speed
+# --------------------------------------------------------------------------- caching (speed: benchmarks/bench_lookups.py)
 
 
-def test_open_is_fast(gaz: Gazetteer) -> None:
-    started = time.perf_counter()
-    Gazetteer(gaz.path)
-    assert time.perf_counter() - started < 0.05
+def test_open_is_cached(gaz: Gazetteer) -> None:
     assert Gazetteer.open() is gaz   # cached per path
 
 
-def test_warm_lookups_are_fast(gaz: Gazetteer) -> None:
+def test_warm_lookups_repeat(gaz: Gazetteer) -> None:
     names = ["Damascus", "Georgia", "Paris", "Deir ez-Zor", "Idlib province"]
-    for name in names:
-        gaz.resolve(name, context=SAMPLE_CONTEXT)
-    rounds = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(200):
-            for name in names:
-                gaz.resolve(name, context=SAMPLE_CONTEXT)
-        rounds.append((time.perf_counter() - started) / (200 * len(names)))
-    assert statistics.median(rounds) < 50e-6
+    first = [gaz.resolve(name, context=SAMPLE_CONTEXT) for name in names]
+    assert [gaz.resolve(name, context=SAMPLE_CONTEXT) for name in names] == first
 
 
 def test_shared_between_threads(gaz: Gazetteer) -> None:
