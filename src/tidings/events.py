@@ -302,7 +302,36 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
             roles.target_tokens = _first_pobj(trigger, rule) or _complement_subject(trigger, rule, ctx)
         if _verbal(rule.type) and not _names_actor(roles.target_tokens, ctx, roles.source):
             roles.target_tokens = _complement_target(trigger, ctx, roles.source) or roles.target_tokens
+        if rule.type == "PROTEST" and not _names_actor(roles.target_tokens, ctx, roles.source):
+            roles.target_tokens = _demand_target(trigger, ctx, roles.source) or roles.target_tokens
     return roles
+
+
+#: Where a protest states what it wants: its purpose clause ("to demand …", "calling for …") and its
+#: "in protest against/of …", "over …" phrases.
+_DEMAND_DEPS = ("advcl", "xcomp", "acl", "prep", "npadvmod")
+_DEMAND_PREPS = ("in", "against", "over", "for", "following", "after")
+
+
+def _demand_target(trigger: Token, ctx: DocContext, source: Actor | None) -> list[Token] | None:
+    """A protest's target is whom its demand addresses: the first party named in its purpose clause or
+    protest phrase ("to demand the resignation of President X", "calling for independence from Iraq",
+    "in protest against violations by the security forces", "their disapproval of the United States' policies").
+    Cities are where a protest happens, not whom it targets; countries count."""
+    for clause in trigger.children:
+        if clause.dep_ not in _DEMAND_DEPS or clause.dep_ == "prep" and clause.lower_ not in _DEMAND_PREPS:
+            continue
+        for token in sorted(clause.subtree, key=lambda t: t.i):
+            if token.dep_ not in ("pobj", "poss", "dobj", "compound", "amod") or token.pos_ not in ("PROPN", "NOUN"):
+                continue
+            actor = ctx.actor_at(token)
+            if actor is None or _same_actor(actor, source):
+                continue
+            place = ctx.place_at(token)
+            if place is not None and place.feature != "country":
+                continue
+            return _with_conjuncts(token)
+    return None
 
 
 #: Prepositions after a complement's verb or object that name whom a verbal act is aimed at ("threatened to
