@@ -90,10 +90,6 @@ class Report:
         return [o.analysis for o in self.outcomes if o.stored]
 
 
-#: Analyses written per store transaction by :func:`record`: an interruption costs at most this many.
-RECORD_CHUNK = 64
-
-
 def ingest(documents: Sequence[Document], store: Store, engine: Engine, *, deliver_for: float = 0.0,
            notify: Callable[[Any], None] | None = None) -> Report:
     """Analyse ``documents`` with ``engine`` (a crash in one is its E401, the others go on), then
@@ -105,44 +101,39 @@ def record(store: Store, analyses: Iterable[Analysis], *, failures: Iterable[Inp
            deliver_for: float = 0.0, notify: Callable[[Any], None] | None = None) -> Report:
     """Store analyses made by any runner, then link them and fire watch rules (``tidings.watch``).
 
-    ``failures`` (inputs that never became documents) become error rows. Analyses are written
-    ``RECORD_CHUNK`` at a time in one transaction each (:meth:`Store.save_isolated`: a document the
-    database refuses costs only itself and becomes its error row); an analysis whose coding crashed is
-    stored without events with its E401 row. Linking, watch rules and up to ``deliver_for`` seconds of
-    webhook delivery follow; their trouble comes back as notes, never as a lost document.
+    ``failures`` (inputs that never became documents) become error rows. Each analysis is written in its
+    own transaction, as soon as it comes (an interruption loses nothing stored; a document the database
+    refuses costs only itself and becomes its error row; only a busy database, E204, raises); an analysis
+    whose coding crashed is stored without events with its E401 row. Linking, watch rules and up to
+    ``deliver_for`` seconds of webhook delivery follow; their trouble comes back as notes, never as a
+    lost document.
     """
+    from tidings.errors import StoreError
+
     report = Report()
     for failure in failures:
         store.record_error(failure.ref, failure.code, failure.message)
         report.failures.append(failure)
     stored: list[Analysis] = []
-    chunk: list[Analysis] = []
-
-    def flush() -> None:
-        refused = store.save_isolated(chunk)
-        for analysis in chunk:
-            doc = analysis.document
-            ref = doc.path or doc.url or doc.id
-            error = refused.get(doc.id)
-            if error is not None:
-                failure = InputFailure(ref, error.code, f"document not stored: {error.message}")
-                report.failures.append(failure)
-                report.outcomes.append(Outcome(analysis, failure, stored=False))
-                continue
-            coded = coding_failure(analysis)
-            if coded is not None:
-                store.record_error(coded.ref, coded.code, f"{coded.code}: {coded.message}", doc_id=doc.id)
-                report.failures.append(coded)
-            report.outcomes.append(Outcome(analysis, coded, stored=True))
-            stored.append(analysis)
-        chunk.clear()
-
     for analysis in analyses:
-        chunk.append(analysis)
-        if len(chunk) >= RECORD_CHUNK:
-            flush()
-    if chunk:
-        flush()
+        doc = analysis.document
+        ref = doc.path or doc.url or doc.id
+        try:
+            store.save(analysis)
+        except StoreError as exc:
+            if exc.code == "E204":
+                raise
+            refused = InputFailure(ref, exc.code, f"document not stored: {exc.message}")
+            store.record_error(ref, exc.code, refused.message, doc_id=doc.id)
+            report.failures.append(refused)
+            report.outcomes.append(Outcome(analysis, refused, stored=False))
+            continue
+        coded = coding_failure(analysis)
+        if coded is not None:
+            store.record_error(coded.ref, coded.code, f"{coded.code}: {coded.message}", doc_id=doc.id)
+            report.failures.append(coded)
+        report.outcomes.append(Outcome(analysis, coded, stored=True))
+        stored.append(analysis)
     report.notes.extend(after_store_safely(store, stored, deliver_for=deliver_for, notify=notify))
     return report
 
