@@ -440,6 +440,83 @@ def test_api_clusters_as_of(stories, tmp_path, engine):
         assert denial["sources"] == ["Rapid Support Forces"] and denial["evidence"]
 
 
+
+def test_as_of_on_every_query_verb_and_endpoint(stories, tmp_path, engine):
+    """Reports arrive on different days (the fixture's publication dates, January to October 2025): as of
+    10 March every verb and every listing or aggregating endpoint answers with the reports published by
+    then and nothing later — events, export, clusters, timeline, graph; /api/events, documents, actors,
+    places, clusters."""
+    from collections import Counter
+
+    from typer.testing import CliRunner
+
+    from tidings.cli import app
+
+    story_of, analyses = stories
+    names = _names(analyses)
+    rows = {r["id"]: r for r in _stories()[0]}
+    day = dt.date(2025, 3, 10)
+    known_docs = {a.document.id for a in analyses if dt.date.fromisoformat(rows[names[a.document.id]]["published"]) <= day}
+    late_docs = {a.document.id for a in analyses} - known_docs
+    assert known_docs and late_docs     # the day splits the fixture: some reports before, some after
+    known_events = [e for a in analyses if a.document.id in known_docs for e in a.events]
+    db = f"sqlite:///{tmp_path / 'asof.db'}"
+    with Store(db) as store:
+        _linked(store, analyses)
+    runner = CliRunner()
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--db", db])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    listed = [json.loads(x) for x in cli("events", "--as-of", day.isoformat(), "--limit", "1000", "-f", "jsonl").splitlines()]
+    assert {e["doc_id"] for e in listed} == {e.doc_id for e in known_events}
+    out = tmp_path / "asof.jsonl"
+    cli("export", str(out), "--as-of", day.isoformat(), "-f", "jsonl")
+    exported = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    assert sorted(e["id"] for e in exported) == sorted(e.id for e in known_events)
+    cli("export", str(out), "-f", "jsonl")
+    assert len(out.read_text("utf-8").splitlines()) == sum(len(a.events) for a in analyses)
+    clustered = json.loads(cli("clusters", "--as-of", day.isoformat(), "--format", "json", "--limit", "500"))
+    assert {m["doc_id"] for c in clustered for m in c["members"]} <= known_docs
+    kidal = [c for c in clustered if any(story_of[names[m["doc_id"]]] == "kidal" for m in c["members"])]
+    assert [c["documents"] for c in kidal] == [2]
+    timeline = json.loads(cli("timeline", "Kidal", "--as-of", day.isoformat(), "--format", "json"))
+    assert [e["documents"] for e in timeline["events"]] == [2]       # the denial of the 11th is not in yet
+    assert [e["documents"] for e in json.loads(cli("timeline", "Kidal", "--format", "json"))["events"]] == [3]
+    graph_file = tmp_path / "asof-graph.json"
+    cli("graph", "M23", "--whole", "--as-of", day.isoformat(), "--export", "json", str(graph_file))
+    edge_events = {x for edge in json.loads(graph_file.read_text("utf-8"))["edges"] for x in edge["events"]}
+    event_doc = {e.id: e.doc_id for a in analyses for e in a.events}
+    assert edge_events and {event_doc[x] for x in edge_events} <= known_docs
+    cli("graph", "M23", "--whole", "--export", "json", str(graph_file))
+    later = {x for edge in json.loads(graph_file.read_text("utf-8"))["edges"] for x in edge["events"]}
+    assert {event_doc[x] for x in later} & late_docs    # without --as-of the later reports are there
+
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from tidings.api import create_app
+
+    with TestClient(create_app(db, engine=engine, deliver_webhooks=False)) as api:
+        def get(path: str) -> Any:
+            response = api.get(path, params={"as_of": day.isoformat(), "limit": 1000})
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        assert {e["doc_id"] for e in get("/api/events")["events"]} == {e.doc_id for e in known_events}
+        documents = get("/api/documents")
+        assert documents["total"] == len(known_docs)
+        assert {d["id"] for d in documents["documents"]} == known_docs
+        actors = Counter(a.name for e in known_events for a in (e.source_actor, e.target_actor) if a is not None)
+        assert {a["name"]: a["events"] for a in get("/api/actors")["actors"]} == dict(actors)
+        places = Counter(e.place.name for e in known_events if e.place is not None)
+        assert {p["name"]: p["events"] for p in get("/api/places")["places"]} == dict(places)
+        assert api.get("/api/places", params={"as_of": "soon"}).status_code == 422
+        clusters = get("/api/clusters")["clusters"]
+        assert sum(c["size"] for c in clusters) == len(known_events)
+
 # ----------------------------------------------------------------------------------------- origins
 
 def _chain(*links: tuple[str, str, bool]) -> list[Source]:

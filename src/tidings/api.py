@@ -47,7 +47,7 @@ from tidings.errors import InputError, StoreError, TidingsError
 from tidings.export import export_events, flat_event
 from tidings.ingest import InputFailure, read_jsonl, read_text
 from tidings.records import MODALITIES, Analysis, Document, Event, Modality, Source
-from tidings.store import Store, documents_table, events_table
+from tidings.store import Store, document_known_by, documents_table, events_table, reported_by
 
 __all__ = ["MAX_BODY_BYTES", "MAX_PAGE", "create_app"]
 
@@ -303,6 +303,7 @@ TERM_MAX = 500
 _TERM: dict[str, Any] = {"max_length": TERM_MAX, "pattern": NO_CONTROLS}
 _CODE: dict[str, Any] = {"max_length": 16, "pattern": NO_CONTROLS}     # an ISO country code, a little slack
 _ID: dict[str, Any] = {"max_length": 96, "pattern": NO_CONTROLS}       # document, event and cluster ids
+_AS_OF = "As known on this day: only documents published on or before it (else stored by then) count."
 
 
 class ApiError(Exception):
@@ -417,10 +418,14 @@ def _like(needle: str) -> str:
 
 # ---------------------------------------------------------------------------------------- aggregates
 
-def _name_counts(conn: sa.Connection, column: sa.ColumnElement[Any], q: str | None) -> dict[str, int]:
+def _name_counts(conn: sa.Connection, column: sa.ColumnElement[Any], q: str | None,
+                 as_of: dt.date | None = None) -> dict[str, int]:
     """name → events, as an index-only GROUP BY: every name column has its own index, and reading the
-    table itself (each row carries the whole event as JSON) would cost seconds at a million events."""
+    table itself (each row carries the whole event as JSON) would cost seconds at a million events.
+    ``as_of``: only events reported by that day (the counts as they stood then)."""
     stmt = sa.select(column, sa.func.count()).where(column.is_not(None)).group_by(column)
+    if as_of is not None:
+        stmt = stmt.where(reported_by(as_of))
     if q:
         stmt = stmt.where(column.ilike(_like(q), escape="\\"))
     return {name: count for name, count in conn.execute(stmt)}
@@ -438,13 +443,13 @@ def _is_sqlite(conn: sa.Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
-def _actor_rows(store: Store, q: str | None, limit: int, offset: int) -> ActorPage:
+def _actor_rows(store: Store, q: str | None, limit: int, offset: int, as_of: dt.date | None = None) -> ActorPage:
     """Actors by name, with code, country and sector from their newest event. A name coded two ways in
     different events (rare: "Tehran" as IRNGOV) is one entry, reported with its newest coding."""
     e = events_table.c
     with _read(store) as conn:
-        as_source = _name_counts(conn, e.source_name, q)
-        as_target = _name_counts(conn, e.target_name, q)
+        as_source = _name_counts(conn, e.source_name, q, as_of)
+        as_target = _name_counts(conn, e.target_name, q, as_of)
         totals = {n: as_source.get(n, 0) + as_target.get(n, 0) for n in as_source.keys() | as_target.keys()}
         page = sorted(totals, key=lambda n: (-totals[n], n))[offset:offset + limit]
         rows = []
@@ -459,13 +464,14 @@ def _actor_rows(store: Store, q: str | None, limit: int, offset: int) -> ActorPa
     return ActorPage(total=len(totals), actors=rows)
 
 
-def _place_rows(store: Store, q: str | None, country: str | None, limit: int, offset: int) -> PlacePage:
+def _place_rows(store: Store, q: str | None, country: str | None, limit: int, offset: int,
+                as_of: dt.date | None = None) -> PlacePage:
     """Places by name, with coordinates from their newest event (one name, one entry: a name that stands
     for two places in the data is reported at the newest one's coordinates)."""
     e = events_table.c
     code = (country or "").strip().upper()
     with _read(store) as conn:
-        counts = _name_counts(conn, e.place_name, q)
+        counts = _name_counts(conn, e.place_name, q, as_of)
         ranked = sorted(counts, key=lambda n: (-counts[n], n))
         rows: list[PlaceCount] = []
         matched = 0
@@ -484,9 +490,12 @@ def _place_rows(store: Store, q: str | None, country: str | None, limit: int, of
     return PlacePage(total=matched, places=rows)
 
 
-def _document_count(store: Store) -> int:
+def _document_count(store: Store, as_of: dt.date | None = None) -> int:
+    stmt = sa.select(sa.func.count()).select_from(documents_table)
+    if as_of is not None:
+        stmt = stmt.where(document_known_by(as_of))
     with _read(store) as conn:
-        return int(conn.scalar(sa.select(sa.func.count()).select_from(documents_table)) or 0)
+        return int(conn.scalar(stmt) or 0)
 
 
 def _vocabulary() -> Vocabulary:
@@ -728,10 +737,11 @@ def create_app(db: str | None = None, *, engine: Any = None,
 
     @app.get("/api/documents", response_model=DocumentPage, tags=["documents"], responses=_ERRORS)
     def list_documents(limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
-                       offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0) -> DocumentPage:
+                       offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
+                       as_of: Annotated[dt.date | None, Query(description=_AS_OF)] = None) -> DocumentPage:
         """Stored documents in the order they were stored (without their text)."""
-        docs = store.documents(limit=limit, offset=offset)
-        return DocumentPage(total=_document_count(store), limit=limit, offset=offset,
+        docs = store.documents(limit=limit, offset=offset, as_of=as_of)
+        return DocumentPage(total=_document_count(store, as_of), limit=limit, offset=offset,
                             documents=[_summary(d) for d in docs])
 
     @app.get("/api/documents/{doc_id}", response_model=Analysis, tags=["documents"], responses=_ERRORS)
@@ -745,18 +755,20 @@ def create_app(db: str | None = None, *, engine: Any = None,
     @app.get("/api/actors", response_model=ActorPage, tags=["aggregates"], responses=_ERRORS)
     def actors(q: Annotated[str | None, Query(description="Name substring (case-insensitive).", **_TERM)] = None,
                limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
-               offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0) -> ActorPage:
+               offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
+               as_of: Annotated[dt.date | None, Query(description=_AS_OF)] = None) -> ActorPage:
         """Distinct actors (by name, with the code of their newest event), how often each is source and target,
         most frequent first. To filter events by code prefix use /api/events?actor=."""
-        return _actor_rows(store, q, limit, offset)
+        return _actor_rows(store, q, limit, offset, as_of)
 
     @app.get("/api/places", response_model=PlacePage, tags=["aggregates"], responses=_ERRORS)
     def places(q: Annotated[str | None, Query(description="Place name substring.", **_TERM)] = None,
                country: Annotated[str | None, Query(description="ISO alpha-2 or alpha-3.", **_CODE)] = None,
                limit: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 100,
-               offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0) -> PlacePage:
+               offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
+               as_of: Annotated[dt.date | None, Query(description=_AS_OF)] = None) -> PlacePage:
         """Distinct geocoded places with coordinates and event counts, most frequent first."""
-        return _place_rows(store, q, country, limit, offset)
+        return _place_rows(store, q, country, limit, offset, as_of)
 
     @app.get("/api/clusters", response_model=ClusterPage, tags=["across articles"], responses=_LAYER_ERRORS)
     def clusters(type: Annotated[str | None, Query(description="PLOVER type.", max_length=32,

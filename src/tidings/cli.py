@@ -347,9 +347,11 @@ def export(
     db: DbOption = None,
     force: Annotated[bool, typer.Option("--force", help="Write even where OUT is a symbolic link (refused "
                                         "otherwise: the link's target would be overwritten).")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=(
+        "YYYY-MM-DD: only events reported by then (published, else stored, on or before)."))] = None,
 ) -> None:
     """Export stored events."""
-    count = service.export(db, fmt, out, force=force)
+    count = service.export(db, fmt, out, force=force, as_of=parse_date_option(as_of))
     err_console.print(Text(f"exported {count} event(s) as {fmt} to {out}"))
 
 

@@ -175,7 +175,7 @@ def graph(
         raise typer.BadParameter("--export takes graphml or json, then a path")
     with _store(db) as store:
         link_pending(store)
-        kg = build_graph(store, actor=None if whole else actor)
+        kg = build_graph(store, actor=None if whole else actor, known_by=when)
     found = kg.relations(actor, as_of=when, known_by=when)
     table = Table(pad_edge=False, title=f"{actor} — relations" + (f" as of {when}" if when else ""))
     for column in ("relation", "dir", "counterpart", "first", "last", "reports", "active"):
@@ -206,8 +206,9 @@ def timeline(
 
     with _store(db) as store:
         link_pending(store)
-        found = clusters_timeline(store, query, limit=limit, as_of=_date(as_of))
-        control = build_graph(store, place=query).control_history(query)
+        when = _date(as_of)
+        found = clusters_timeline(store, query, limit=limit, as_of=when)
+        control = build_graph(store, place=query, known_by=when).control_history(query)
     if fmt == "json":
         _json({"events": [c.as_dict() for c in found], "control": [c.__dict__ for c in control]})
         return

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tidings.link import _STATE_SECTORS, _actor_relation, ensure_tables, members_table
-from tidings.store import Store, documents_table, events_table
+from tidings.store import Store, documents_table, events_table, reported_by
 
 __all__ = ["RELATION_OF_TYPE", "Control", "KnowledgeGraph", "Relation", "RelationStep", "build_graph"]
 
@@ -386,13 +386,17 @@ def _json_default(value: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------------ loading
 
-def build_graph(store: Store, *, actor: str | None = None, place: str | None = None) -> KnowledgeGraph:
+def build_graph(store: Store, *, actor: str | None = None, place: str | None = None,
+                known_by: dt.date | None = None) -> KnowledgeGraph:
     """The graph of stored events: all of them, or those involving ``actor`` (code prefix or name) or at
     ``place`` (name or geonameid) — plus every capture and retreat at the places those events are at, so
-    that control histories are complete."""
+    that control histories are complete. ``known_by``: only events reported by that day (published, else
+    stored, by then), so relations, control histories and exports are the graph as it was known then."""
     ensure_tables(store)
     e = events_table.c
     terms: list[Any] = [e.modality.notin_(_NO_EDGES)]
+    if known_by is not None:
+        terms.append(reported_by(known_by))
     if actor:
         terms.append(_actor_terms(actor))
     if place:
@@ -403,6 +407,8 @@ def build_graph(store: Store, *, actor: str | None = None, place: str | None = N
         if places:
             control = [e.modality.notin_(_NO_EDGES), e.place_geonameid.in_(sorted(places)),
                        sa.or_(e.cameo.like(_CAPTURE_CAMEO + "%"), e.type == "RETREAT")]
+            if known_by is not None:
+                control.append(reported_by(known_by))
             seen = {r.id for r in rows}
             rows += [r for r in _load(conn, control) if r.id not in seen]
     return KnowledgeGraph(rows)

@@ -304,9 +304,10 @@ def get_event(db: str | None, event_id: str) -> tuple[Event, Document | None] | 
         store.close()
 
 
-def export(db: str | None, fmt: str, out: Path | str, *, force: bool = False) -> int:
-    """Write every stored event to ``out`` in ``fmt``. A symbolic link as ``out`` is refused unless ``force``
-    (writing through it would overwrite whatever it points to); a directory is refused too."""
+def export(db: str | None, fmt: str, out: Path | str, *, force: bool = False, as_of: dt.date | None = None) -> int:
+    """Write every stored event to ``out`` in ``fmt`` (with ``as_of``, only those reported by that day: the
+    data as it stood then). A symbolic link as ``out`` is refused unless ``force`` (writing through it would
+    overwrite whatever it points to); a directory is refused too."""
     import sys
 
     from tidings.errors import InputError
@@ -325,7 +326,7 @@ def export(db: str | None, fmt: str, out: Path | str, *, force: bool = False) ->
     try:
         target = sys.stdout if str(out) == "-" else Path(out)
         # ACLED/GDELT shapes take the source and URL columns from each event's document.
-        return export_events(store.iter_events(), fmt, target, documents=store.document)
+        return export_events(store.iter_events(as_of=as_of), fmt, target, documents=store.document)
     finally:
         store.close()
 

@@ -300,13 +300,20 @@ class EventFilters(TypedDict, total=False):
     min_fatalities: int | None
 
 
-def _reported_by(day: dt.date) -> sa.ColumnElement[bool]:
-    """Events first reported by the end of ``day``: their document's publication date, else when it was
-    stored (the rule the across-article layer's as-of views use)."""
+def document_known_by(day: dt.date) -> sa.ColumnElement[bool]:
+    """Documents first reported by the end of ``day``: published on or before it, else stored by then (the
+    rule every as-of view uses: events, exports, aggregates, clusters)."""
     d = documents_table.c
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
-    known = sa.or_(d.published <= day, sa.and_(d.published.is_(None), d.analysed_at < end))
-    return events_table.c.doc_id.in_(sa.select(d.id).where(known))
+    return sa.or_(d.published <= day, sa.and_(d.published.is_(None), d.analysed_at < end))
+
+
+def reported_by(day: dt.date) -> sa.ColumnElement[bool]:
+    """Events first reported by the end of ``day`` (their document is :func:`document_known_by` it)."""
+    return events_table.c.doc_id.in_(sa.select(documents_table.c.id).where(document_known_by(day)))
+
+
+_reported_by = reported_by
 
 
 # ------------------------------------------------------------------------------------------------ rows
@@ -1125,9 +1132,11 @@ class Store:
             row = conn.execute(stmt).first()
         return _document_from_row(row) if row else None
 
-    def documents(self, limit: int = 100, offset: int = 0) -> list[Document]:
-        """Documents in the order they were stored."""
+    def documents(self, limit: int = 100, offset: int = 0, as_of: dt.date | None = None) -> list[Document]:
+        """Documents in the order they were stored (with ``as_of``, only those reported by that day)."""
         stmt = sa.select(documents_table).order_by(documents_table.c.key).limit(limit).offset(offset)
+        if as_of is not None:
+            stmt = stmt.where(document_known_by(as_of))
         with self._read() as conn:
             return [_document_from_row(r) for r in conn.execute(stmt)]
 
