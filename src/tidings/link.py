@@ -701,11 +701,18 @@ def _decide(a: Member, b: Member, compatible: bool, strong_actor: bool, rel: Rel
 
 def _turned(a: Member, b: Member) -> bool:
     """One's target is the other's source: an act and the act against its doer (the navy foiled the
-    pirates who attacked the ship) — two acts, even in one sentence."""
-    return bool(_actor_relation(a.source_code, a.source_name, a.source_country, a.source_sector,
-                                b.target_code, b.target_name, b.target_country, b.target_sector)
-                or _actor_relation(a.target_code, a.target_name, a.target_country, a.target_sector,
-                                   b.source_code, b.source_name, b.source_country, b.source_sector))
+    pirates who attacked the ship) — two acts, even in one sentence. A people and a group of it ("Turkish
+    drones … killing people" with both coded by the country) is not that: the act against its doer needs
+    the doer itself or its state hierarchy, not the nationality they share."""
+    for (code, name, country, sector), (o_code, o_name, o_country, o_sector) in (
+            ((a.source_code, a.source_name, a.source_country, a.source_sector),
+             (b.target_code, b.target_name, b.target_country, b.target_sector)),
+            ((a.target_code, a.target_name, a.target_country, a.target_sector),
+             (b.source_code, b.source_name, b.source_country, b.source_sector))):
+        relation = _actor_relation(code, name, country, sector, o_code, o_name, o_country, o_sector)
+        if relation == 2 or (relation == 1 and _PEOPLE not in (sector, o_sector)):
+            return True
+    return False
 
 
 def _gap(a: Member, b: Member) -> int:
@@ -846,7 +853,9 @@ def corroboration(members: Sequence[Member], docs: dict[str, DocInfo]) -> Corrob
     for m in sorted(members, key=lambda m: m.event_id):
         if m.doc_id in counted:
             origins.setdefault(m.origin, m)
-    cited_orgs = {_norm(m.origin_org) for key, m in origins.items() if not key.startswith("org:") and m.origin_org}
+    # organisations that name their source in any report, a syndicated copy included: the copy may be the
+    # one counted (under the reprinting outlet's name) while a blog cites the wire that wrote it
+    cited_orgs = {_norm(m.origin_org) for m in members if not m.origin.startswith("org:") and m.origin_org}
     kept = {key: m for key, m in origins.items() if not (key.startswith("org:") and key[4:] in cited_orgs)}
     labels = sorted(m.origin_label for m in kept.values())
     anonymous = bool(kept) and all(m.origin_anonymous for m in kept.values())
