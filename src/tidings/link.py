@@ -67,6 +67,7 @@ __all__ = [
 
 NEAR_KM = 50.0                # places this close may be one place told differently (a weak link)
 FAR_KM = 100.0                # members this far apart contradict each other
+_NEAR_DEGREES = NEAR_KM / 111.0 * 1.01   # latitudes further apart than this are more than NEAR_KM apart
 UNDATED_LOOKBACK_DAYS = 7     # an undated event happened within this many days before publication
 MAX_WINDOW_DAYS = 14          # longest date window a member keeps (bounds the candidate index range)
 NEAR_DUPLICATE = 0.8          # shingle resemblance above which two texts are copies of one report
@@ -508,6 +509,8 @@ def _agree(relations: Relations) -> bool:
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance (haversine)."""
+    if lat1 == lat2 and lon1 == lon2:
+        return 0.0
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
@@ -534,6 +537,8 @@ def place_relation(a: Member, b: Member) -> Literal["same", "near", "contains", 
     if a.place_feature in areas or b.place_feature in areas:
         return "contains" if _contains(a, b) or _contains(b, a) else "far"
     if None not in (a.place_lat, a.place_lon, b.place_lat, b.place_lon):
+        if abs(a.place_lat - b.place_lat) > _NEAR_DEGREES:  # type: ignore[operator]
+            return "far"     # a degree of latitude is 111 km everywhere: no trigonometry needed
         near = distance_km(a.place_lat, a.place_lon, b.place_lat, b.place_lon) <= NEAR_KM  # type: ignore[arg-type]
         return "near" if near else "far"
     return "same" if _norm(a.place_name) == _norm(b.place_name) else "far"
@@ -1153,8 +1158,12 @@ _ld, _m, _c, _a = linked_documents_table.c, members_table.c, clusters_table.c, a
 _l = links_table.c
 _SELECT_MEMBERS = sa.select(*[members_table.c[name] for name in _MEMBER_FIELDS])
 _Q_LINKED = sa.select(_ld.events_hash, _ld.analysed_at).where(_ld.doc_id == sa.bindparam("doc_id"))
-_Q_DOCUMENT = sa.select(documents_table.c.outlet, documents_table.c.published, documents_table.c.text,
-                        documents_table.c.analysed_at).where(documents_table.c.id == sa.bindparam("doc_id"))
+# the document and what linking stored of it, in one round trip (statements, not rows, are the cost per event)
+_Q_DOCUMENT_LINKED = (sa.select(documents_table.c.outlet, documents_table.c.published, documents_table.c.text,
+                                documents_table.c.analysed_at, _ld.doc_id.label("linked"),
+                                _ld.events_hash.label("linked_hash"), _ld.analysed_at.label("linked_at"))
+                      .select_from(documents_table.outerjoin(linked_documents_table, _ld.doc_id == documents_table.c.id))
+                      .where(documents_table.c.id == sa.bindparam("doc_id")))
 _Q_EVENTS = (sa.select(events_table.c.data).where(events_table.c.doc_id == sa.bindparam("doc_id"))
              .order_by(events_table.c.position))
 
@@ -1169,6 +1178,14 @@ def _candidate_query(*key: Any) -> sa.Select[Any]:
 _Q_CANDIDATES = {"any": _candidate_query(), "source": _candidate_query(_m.source_key == sa.bindparam("key")),
                  "unkeyed": _candidate_query(_m.source_key.is_(None)),
                  "target": _candidate_query(_m.target_key == sa.bindparam("key"))}
+# Reports naming different perpetrators of one act on one target link only at the same or a near place on
+# a close day (see _decide): that lookup is bounded by a box around the place as well (a row without
+# coordinates may still be the same place by name, so it stays in).
+_Q_CANDIDATES_TARGET_NEAR = _candidate_query(
+    _m.target_key == sa.bindparam("key"), _m.dated.is_(True),
+    sa.or_(_m.place_gid == sa.bindparam("gid"), _m.place_lat.is_(None),
+           sa.and_(_m.place_lat.between(sa.bindparam("lat_lo"), sa.bindparam("lat_hi")),
+                   _m.place_lon.between(sa.bindparam("lon_lo"), sa.bindparam("lon_hi")))))
 _Q_CANDIDATES_UNDATED = _SELECT_MEMBERS.where(
     _m.family == sa.bindparam("family"), _m.phase == sa.bindparam("phase"), _m.date_lo.is_(None))
 _Q_MEMBERS_OF = _SELECT_MEMBERS.where(_m.cluster_id.in_(sa.bindparam("ids", expanding=True)))
@@ -1180,14 +1197,20 @@ _Q_DOCS = sa.select(linked_documents_table).where(_ld.doc_id.in_(sa.bindparam("i
 _Q_EVENT_DATA = sa.select(events_table.c.id, events_table.c.data).where(
     events_table.c.id.in_(sa.bindparam("ids", expanding=True)))
 _Q_TAKEN = sa.select(_c.id).where(_c.id == sa.bindparam("cid"))
+_Q_TAKEN_ANY = sa.select(_c.id).where(_c.id.in_(sa.bindparam("ids", expanding=True)))
 _Q_SEQS = sa.select(_c.id, _c.seq).where(_c.id.in_(sa.bindparam("ids", expanding=True)))
 _D_LINKED = linked_documents_table.delete().where(_ld.doc_id == sa.bindparam("doc_id"))
 _D_DOC_MEMBERS = members_table.delete().where(_m.doc_id == sa.bindparam("doc_id"))
-_D_ALIAS = aliases_table.delete().where(_a.old_id == sa.bindparam("cid"))
+_D_ALIASES = aliases_table.delete().where(_a.old_id.in_(sa.bindparam("ids", expanding=True)))
 _U_LINKED_AT = (linked_documents_table.update().where(_ld.doc_id == sa.bindparam("b_doc"))
                 .values(analysed_at=sa.bindparam("at")))
 _U_CLUSTER = clusters_table.update().where(_c.id == sa.bindparam("cid"))
 _U_MOVE = members_table.update().where(_m.event_id == sa.bindparam("eid")).values(cluster_id=sa.bindparam("to"))
+
+
+def _cluster_id(event_id: str, salt: int = 0) -> str:
+    text = event_id if salt == 0 else f"{event_id}#{salt}"
+    return "c" + hashlib.sha256(text.encode()).hexdigest()[:15]
 
 
 class _Linker:
@@ -1201,17 +1224,17 @@ class _Linker:
 
     # -------------------------------------------------------------------- one document
     def link(self, doc_id: str) -> None:
-        stored = self.conn.execute(_Q_LINKED, {"doc_id": doc_id}).first()
-        row = self.conn.execute(_Q_DOCUMENT, {"doc_id": doc_id}).first()
+        row = self.conn.execute(_Q_DOCUMENT_LINKED, {"doc_id": doc_id}).first()
         if row is None:
-            if stored is not None:
+            if self.conn.execute(_Q_LINKED, {"doc_id": doc_id}).first() is not None:
                 self._unlink(doc_id)
                 self.report.removed += 1
             return
+        stored = row if row.linked is not None else None
         data = list(self.conn.scalars(_Q_EVENTS, {"doc_id": doc_id}))
         digest = _events_hash(data)
-        if stored is not None and stored.events_hash == digest:
-            if stored.analysed_at != row.analysed_at:   # re-analysed, same result: only remember that
+        if stored is not None and stored.linked_hash == digest:
+            if stored.linked_at != row.analysed_at:   # re-analysed, same result: only remember that
                 self.conn.execute(_U_LINKED_AT, {"b_doc": doc_id, "at": row.analysed_at})
             self.report.unchanged += 1
             return
@@ -1246,12 +1269,18 @@ class _Linker:
         if why:
             self.conn.execute(links_table.insert(), why)
         assigned: dict[str, str] = {}
+        founding: list[list[Member]] = []
         for component in groups.components():
             mine = sorted((m for m in new if ("e", m.event_id) in component), key=lambda m: m.seq)
             if not mine:
                 continue
             found = sorted(c for kind, c in component if kind == "c")
-            cid = self._merge(found) if found else self._new_cluster(mine[0])
+            if found:
+                cid = self._merge(found)
+                assigned.update((m.event_id, cid) for m in mine)
+            else:
+                founding.append(mine)
+        for mine, cid in zip(founding, self._new_clusters([mine[0] for mine in founding]), strict=True):
             assigned.update((m.event_id, cid) for m in mine)
         self.conn.execute(members_table.insert(), [_row(replace(m, cluster_id=assigned[m.event_id])) for m in new])
         self.dirty.update(assigned.values())
@@ -1277,26 +1306,49 @@ class _Linker:
                     for row in rows:
                         if row.event_id not in found:
                             found[row.event_id] = Member(*row)
+            if any(m.type in rules().symmetric for m in group):
+                continue     # _lookups already looked the parties up both ways, unbounded by place
+            for m in group:   # another perpetrator: only dated, placed reports of the same target
+                if m.target_key is None or m.place_name is None or not m.dated or m.date_lo is None or m.date_hi is None:
+                    continue
+                window = {"family": family, "phase": phase, "key": m.target_key, "lo_min": m.date_lo - slack - longest,
+                          "lo_max": m.date_hi + slack, "hi_min": m.date_lo - slack}
+                near = _near_box(m)
+                rows = (self.conn.execute(_Q_CANDIDATES["target"], window) if near is None else
+                        self.conn.execute(_Q_CANDIDATES_TARGET_NEAR, {**window, "gid": m.place_gid, **near}))
+                for row in rows:
+                    if row.event_id not in found:
+                        found[row.event_id] = Member(*row)
         return list(found.values())
 
     # -------------------------------------------------------------------- clusters
     def _new_cluster(self, first: Member) -> str:
-        """A cluster named after its first member (salted only if that id is taken: an event re-added after
-        its document was re-analysed, while its old cluster lives on); its row exists from the start and
-        finish() fills in the summary."""
-        for salt in range(1000):
-            text = first.event_id if salt == 0 else f"{first.event_id}#{salt}"
-            cid = "c" + hashlib.sha256(text.encode()).hexdigest()[:15]
-            if self.conn.execute(_Q_TAKEN, {"cid": cid}).first() is None:
-                break
-        else:  # pragma: no cover - a thousand clusters founded by one event id
-            raise RuntimeError(f"no free cluster id for event {first.event_id}")
-        self.conn.execute(_D_ALIAS, {"cid": cid})
+        return self._new_clusters([first])[0]
+
+    def _new_clusters(self, firsts: Sequence[Member]) -> list[str]:
+        """Clusters named after their first members (salted only if that id is taken: an event re-added
+        after its document was re-analysed, while its old cluster lives on); their rows exist from the start
+        and finish() fills in the summaries. One document's new clusters cost three statements together."""
+        if not firsts:
+            return []
+        ids = [_cluster_id(first.event_id) for first in firsts]
+        taken = set(self.conn.scalars(_Q_TAKEN_ANY, {"ids": ids}))
+        for i, first in enumerate(firsts):
+            salt = 0
+            while ids[i] in taken or ids[i] in ids[:i]:
+                salt += 1
+                if salt >= 1000:  # pragma: no cover - a thousand clusters founded by one event id
+                    raise RuntimeError(f"no free cluster id for event {first.event_id}")
+                ids[i] = _cluster_id(first.event_id, salt)
+                if self.conn.execute(_Q_TAKEN, {"cid": ids[i]}).first() is not None:
+                    taken.add(ids[i])
+        self.conn.execute(_D_ALIASES, {"ids": ids})
+        now = _now()
         self.conn.execute(clusters_table.insert(), [{
             "id": cid, "seq": first.seq, "type": first.type, "phase": first.phase, "modality": first.modality,
             "size": 0, "documents": 0, "independent_sources": 0, "anonymous_only": False, "origins": "[]",
-            "contradictions": "[]", "canonical": "{}", "updated_at": _now()}])
-        return cid
+            "contradictions": "[]", "canonical": "{}", "updated_at": now} for cid, first in zip(ids, firsts, strict=True)])
+        return ids
 
     def _merge(self, cluster_ids: Sequence[str]) -> str:
         """Fold clusters into the oldest; the others' ids become aliases of it."""
@@ -1416,19 +1468,31 @@ def _by_family(members: Iterable[Member]) -> dict[tuple[str, str], list[Member]]
 
 def _lookups(group: Sequence[Member], family: str) -> list[tuple[str, str | None]]:
     """Which actor-key ranges can hold a match (see _actor_relation: coded actors of different countries
-    never match): the same source key or none; the same target key (reports naming different perpetrators
-    of one act on one target); for symmetric types also the parties the other way round."""
+    never match): the same source key or none; for symmetric types also the same target key and the
+    parties the other way round. (The same target key with another perpetrator is looked up per member,
+    near its place: _Linker._candidates.)"""
     sources = {m.source_key for m in group}
     if None in sources:
         return [("any", None)]
     lookups: list[tuple[str, str | None]] = [("source", k) for k in sorted(sources)]   # type: ignore[type-var]
     lookups.append(("unkeyed", None))
-    targets = {m.target_key for m in group} - {None}
-    lookups += [("target", k) for k in sorted(targets)]   # type: ignore[type-var]
     if any(m.type in rules().symmetric for m in group):
+        targets = {m.target_key for m in group} - {None}
+        lookups += [("target", k) for k in sorted(targets)]   # type: ignore[type-var]
         lookups += [("target", k) for k in sorted(sources - targets)]   # type: ignore[type-var]
         lookups += [("source", k) for k in sorted(targets - sources)]   # type: ignore[type-var]
     return lookups
+
+
+def _near_box(m: Member) -> dict[str, float] | None:
+    """A latitude/longitude box holding every place within NEAR_KM of the member's; None without
+    coordinates (then a place of the same name anywhere is the same place: the lookup is not bounded)."""
+    if m.place_lat is None or m.place_lon is None:
+        return None
+    dlat = NEAR_KM / 111.0 * 1.05
+    dlon = min(180.0, dlat / max(math.cos(math.radians(min(89.9, abs(m.place_lat) + dlat))), 0.01))
+    return {"lat_lo": m.place_lat - dlat, "lat_hi": m.place_lat + dlat,
+            "lon_lo": m.place_lon - dlon, "lon_hi": m.place_lon + dlon}
 
 
 def _windows(group: Sequence[Member]) -> list[tuple[dt.date | None, dt.date | None]]:
