@@ -191,12 +191,17 @@ def events_table(events: list[Event], width: int | None = None) -> Table:
                      _actor(e.target_actor), f"{e.place.name}, {e.place.country}" if e.place else "", date,
                      "" if e.fatalities is None else str(e.fatalities),
                      e.modality, " → ".join(_link(s) for s in e.attribution), f"{e.confidence:.2f}"))
-    widths = _fit(rows, width or console.width)
+    # the killed column only where some event has a figure: most lists have none, and width is scarce
+    columns = _COLUMNS if any(row[6] for row in rows) else _COLUMNS[:6] + _COLUMNS[7:]
+    if len(columns) < len(_COLUMNS):
+        rows = [row[:6] + row[7:] for row in rows]
+    widths = _fit(rows, width or console.width, columns)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False)
-    for column, fitted in zip(_COLUMNS, widths, strict=True):
+    for column, fitted in zip(columns, widths, strict=True):
         table.add_column(column, no_wrap=column in _NO_WRAP, overflow="fold", width=fitted)
+    mod = columns.index("modality")
     for e, row in zip(events, rows, strict=True):
-        table.add_row(*row[:7], Text(row[7], style=_MODALITY_STYLE.get(e.modality, "")), *row[8:])
+        table.add_row(*row[:mod], Text(row[mod], style=_MODALITY_STYLE.get(e.modality, "")), *row[mod + 1:])
     return table
 
 
@@ -204,18 +209,18 @@ _COLUMNS = ("id", "type", "source", "target", "place", "date", "killed", "modali
 _NO_WRAP = frozenset({"id", "killed", "modality", "conf"})
 
 
-def _fit(rows: Sequence[tuple[str, ...]], width: int) -> list[int | None]:
+def _fit(rows: Sequence[tuple[str, ...]], width: int, columns: Sequence[str] = _COLUMNS) -> list[int | None]:
     """Column widths for ``rows`` within ``width``: no-wrap columns as wide as their text; each other column
     at least its longest word (header included), then the room left shared towards their full lengths. A
     word longer than any share can be only then is folded. None (rich decides) when the rows fit as they are."""
-    full = [max([len(column)] + [len(row[i]) for row in rows]) for i, column in enumerate(_COLUMNS)]
-    room = width - 2 * len(_COLUMNS) + 1   # one column of padding and one of frame between columns
+    full = [max([len(column)] + [len(row[i]) for row in rows]) for i, column in enumerate(columns)]
+    room = width - 2 * len(columns) + 1   # one column of padding and one of frame between columns
     if sum(full) <= room:
-        return [None] * len(_COLUMNS)
-    wraps = [i for i, column in enumerate(_COLUMNS) if column not in _NO_WRAP]
+        return [None] * len(columns)
+    wraps = [i for i, column in enumerate(columns) if column not in _NO_WRAP]
     fitted = list(full)
     for i in wraps:
-        fitted[i] = max([len(_COLUMNS[i])] + [len(word) for row in rows for word in row[i].split()])
+        fitted[i] = max([len(columns[i])] + [len(word) for row in rows for word in row[i].split()])
     while sum(fitted) > room and any(fitted[i] > 6 for i in wraps):   # too narrow: fold the longest words
         widest = max(wraps, key=lambda i: fitted[i])
         fitted[widest] -= 1
