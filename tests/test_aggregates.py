@@ -135,3 +135,11 @@ def test_bad_filters_answer_422_in_the_error_shape(client: TestClient, url: str)
     response = client.get(url)
     assert response.status_code == 422, response.text
     assert set(response.json()) == {"error"} and response.json()["error"]["message"]
+
+
+def test_min_fatalities_filters_the_aggregates_like_the_event_list(client: TestClient, corpus: list[Event]) -> None:
+    killed = [e for e in corpus if (e.fatalities or 0) >= 1]
+    body = _get(client, "/api/aggregates/facets?min_fatalities=1")
+    listed = _get(client, "/api/events?min_fatalities=1&limit=1000")
+    assert body["total"] == len(killed) == listed["total"]
+    assert client.get("/api/aggregates/facets?min_fatalities=-1").status_code == 422

@@ -57,12 +57,17 @@ def event_filters(
     source: Annotated[str | None, Query(description="Name in the attribution chain.", **_TERM)] = None,
     text: Annotated[str | None, Query(description="Full-text search (FTS5 syntax).", **_TERM)] = None,
     as_of: Annotated[dt.date | None, Query(description="Only events reported by this day.")] = None,
+    min_fatalities: Annotated[int | None, Query(ge=0, le=10_000_000, description=(
+        "Only events whose text reports at least this many killed."))] = None,
 ) -> EventFilters:
     """The filters of ``GET /api/events`` (same names, same checks), as the store takes them."""
     _check_types(type)
     found = {"type": type, "actor": actor, "country": country, "place": place, "since": since, "until": until,
              "modality": modality, "source": source, "text": text, "as_of": as_of}
-    return EventFilters(**{k: v for k, v in found.items() if v})  # type: ignore[typeddict-item]
+    filters = {k: v for k, v in found.items() if v}
+    if min_fatalities is not None:
+        filters["min_fatalities"] = min_fatalities
+    return EventFilters(**filters)  # type: ignore[typeddict-item]
 
 
 Filters = Annotated[EventFilters, Depends(event_filters)]
