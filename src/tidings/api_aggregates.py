@@ -64,7 +64,7 @@ def event_filters(
     _check_types(type)
     found = {"type": type, "actor": actor, "country": country, "place": place, "since": since, "until": until,
              "modality": modality, "source": source, "text": text, "as_of": as_of}
-    filters = {k: v for k, v in found.items() if v}
+    filters: dict[str, object] = {k: v for k, v in found.items() if v}
     if min_fatalities is not None:
         filters["min_fatalities"] = min_fatalities
     return EventFilters(**filters)  # type: ignore[typeddict-item]

@@ -182,7 +182,7 @@ def events_table(events: list[Event], width: int | None = None) -> Table:
     boundaries: rich shares out a too-narrow width in proportion and so cuts words ("officia/ls"); here
     :func:`_fit` gives each wrapping column its longest word first. id, killed, modality and conf never wrap; a
     mode and the end of a date range take a line of their own when needed."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for e in events:
         date = e.when.start.isoformat() if e.when.start else ("relative" if e.when.relative else "undated")
         if e.when.end and e.when.end != e.when.start:

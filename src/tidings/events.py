@@ -682,7 +682,7 @@ def _events_for(
         ):
             target = None
         if target is None and rule.type in _PLACE_TARGET_TYPES and place is not None and place.country3:
-            target = _people_of(place)
+            target = _country_actor(place)
         evidence: dict[str, Span] = {
             "trigger": token_span(doc, trigger.i, trigger.i + 1),
             "sentence": Span(start=sentence.start_char, end=sentence.end_char, text=sentence.text),
@@ -769,15 +769,10 @@ def _quad_classes() -> dict[str, int | None]:
     return {name: info.get("gdelt_quad_class") for name, info in types.items()}
 
 
-#: Types whose target, when the text names none, is the population of the place struck ("Israeli tanks fired
-#: shells at targets in Jericho", "shelled Kharkiv overnight"): the event-data convention (CAMEO/PLOVER code
-#: the location's civilians, ACLED's "civilians (country)"). The evidence span is the place's.
+#: Types whose target, when the text names none, is the party holding the place struck ("Israeli tanks fired
+#: shells at targets in Jericho", "shelled Kharkiv overnight"), as for a captured town (:func:`_country_actor`,
+#: the CAMEO convention): the same code whether a report names the town or only its country.
 _PLACE_TARGET_TYPES = frozenset({"ASSAULT"})
-
-
-def _people_of(place: Place) -> Actor:
-    return Actor(code=f"{place.country3}CVL", name=f"people in {place.name}", country=place.country3, sector="CVL",
-                 kind="group", known=False, span=place.span)
 
 
 def _verbal(type_: str) -> bool:
