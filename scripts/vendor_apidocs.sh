@@ -12,15 +12,8 @@ SWAGGER_UI=5.35.0   # Apache-2.0 — swagger-ui-bundle.js + swagger-ui.css (self
 REDOC=2.5.4         # MIT — bundles/redoc.standalone.js (the 2.x line FastAPI's own /redoc page targets)
 
 OUT=src/tidings/web/apidocs
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-fetch() {  # fetch NAME VERSION → unpacked in $TMP/NAME
-  local name=$1 version=$2
-  (cd "$TMP" && npm pack --silent "$name@$version" > /dev/null)
-  mkdir -p "$TMP/$name"
-  tar -xzf "$TMP/$name-$version.tgz" -C "$TMP/$name" --strip-components=1
-}
+# shellcheck source=scripts/npm_fetch.sh
+source scripts/npm_fetch.sh
 
 fetch swagger-ui-dist "$SWAGGER_UI"
 fetch redoc "$REDOC"

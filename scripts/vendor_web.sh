@@ -14,15 +14,8 @@ SUPERCLUSTER=9.1.0     # ISC — dist/supercluster.min.js (UMD bundle, kdbush 4 
 KDBUSH=4.1.0           # ISC — bundled in supercluster.min.js; only its LICENSE is copied
 
 OUT=src/tidings/web/vendor
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-fetch() {  # fetch NAME VERSION → unpacked in $TMP/NAME
-  local name=$1 version=$2
-  (cd "$TMP" && npm pack --silent "$name@$version" > /dev/null)
-  mkdir -p "$TMP/$name"
-  tar -xzf "$TMP/$name-$version.tgz" -C "$TMP/$name" --strip-components=1
-}
+# shellcheck source=scripts/npm_fetch.sh
+source scripts/npm_fetch.sh
 
 fetch d3 "$D3"
 fetch topojson-client "$TOPOJSON_CLIENT"
