@@ -299,7 +299,9 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
         if obj is not None:
             roles.target_tokens = _with_conjuncts(obj)
         else:
-            roles.target_tokens = _first_pobj(trigger, rule) or _complement_subject(trigger, rule, ctx)
+            first = _first_pobj(trigger, rule)   # may be a date or a thing ("on Thursday"): then the clause
+            roles.target_tokens = first if _names_actor(first, ctx, roles.source) else (
+                _complement_subject(trigger, rule, ctx, roles.source) or first)
         if _verbal(rule.type) and not _names_actor(roles.target_tokens, ctx, roles.source):
             roles.target_tokens = _complement_target(trigger, ctx, roles.source) or roles.target_tokens
         if rule.type == "PROTEST" and not _names_actor(roles.target_tokens, ctx, roles.source):
@@ -390,16 +392,19 @@ def _dative(trigger: Token, ctx: DocContext) -> Token | None:
     return next((c for c in trigger.children if c.dep_ == "dative" and ctx.actor_at(c) is not None), None)
 
 
-def _complement_subject(trigger: Token, rule: Trigger, ctx: DocContext) -> list[Token] | None:
-    """"demanded that the US cancel …", "warned that Iran would …": for verbal conflict (demands, accusations,
-    rejections, threats) the subject of the that-clause is whom it is aimed at."""
-    if not _verbal_conflict(rule.type):
+def _complement_subject(trigger: Token, rule: Trigger, ctx: DocContext,
+                        source: Actor | None = None) -> list[Token] | None:
+    """"demanded that the US cancel …", "warned that Iran would …": for a verbal act (demands, accusations,
+    rejections, threats, requests) the subject of the that-clause is whom it is aimed at — unless it is the
+    act's own author ("agreed that their countries should …")."""
+    if not _verbal(rule.type):
         return None
     for clause in trigger.children:
         if clause.dep_ != "ccomp":
             continue
         subject = next((c for c in clause.children if c.dep_ in ("nsubj", "nsubjpass")), None)
-        if subject is not None and ctx.actor_at(subject) is not None:
+        actor = ctx.actor_at(subject) if subject is not None else None
+        if subject is not None and actor is not None and not _same_actor(actor, source):
             return _with_conjuncts(subject)
     return None
 
@@ -453,6 +458,12 @@ def _noun_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
         roles.target_tokens = _with_conjuncts(of)
     if roles.target_tokens is None:
         roles.target_tokens = _first_pobj(trigger, rule)
+    if rule.type == "PROTEST" and not _names_actor(roles.target_tokens, ctx, roles.source):
+        # "continued their hunger strike to demand …": the demand hangs on the noun or on its light verb.
+        governor = trigger.head if trigger.dep_ in _LIGHT_NOUN_GOVERNORS_DEPS else None
+        roles.target_tokens = (_demand_target(trigger, ctx, roles.source)
+                               or (_demand_target(governor, ctx, roles.source) if governor is not None else None)
+                               or roles.target_tokens)
     return roles
 
 
