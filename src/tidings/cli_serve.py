@@ -31,14 +31,16 @@ def serve(
 ) -> None:
     """Serve the REST API (/api, schema at /openapi.json) and the dashboard (/) over a database."""
     apply_coder(coder, model)
-    try:
-        import uvicorn
-
-        from tidings.api import create_app
-    except ModuleNotFoundError as exc:
-        typer.echo(f"tidings serve needs {exc.name}: pip install 'tidings[server]'", err=True)
-        raise typer.Exit(2) from None
     from tidings.errors import TidingsError
+    from tidings.extras import require
+
+    try:
+        uvicorn = require("uvicorn", "server", "tidings serve", code="E317")
+        require("fastapi", "server", "tidings serve", code="E317")
+    except TidingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    from tidings.api import create_app
 
     try:
         app = create_app(db)   # opens (or creates) the database now: a bad URL fails here, not per request

@@ -455,11 +455,9 @@ class RayAnalyzer:
 def _ray_runner(workers: int, batch_size: int, address: str | None, window: int
                 ) -> Callable[[Iterator[InputItem]], Iterator[Result]]:
     """Start (or join) Ray now, so a missing extra or an unreachable cluster fails before any work."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError("The Ray engine needs Ray, which is not installed.", code="E312",
-                         hint="pip install 'tidings[scale]', or use --engine local.") from None
+    from tidings.extras import require
+
+    ray = require("ray", "scale", "The Ray engine", code="E312", error=InputError, alternative="use --engine local")
     _init_ray(ray, workers, address)
 
     def run(items: Iterator[InputItem]) -> Iterator[Result]:

@@ -118,10 +118,9 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
     """
     import numpy as np
 
-    try:
-        import sklearn  # noqa: F401
-    except ImportError as exc:
-        raise TrainError("training needs scikit-learn: pip install 'tidings[train]'", code=TRAIN_FAILED) from exc
+    from tidings.extras import require
+
+    require("sklearn", "train", "Training a head", code=TRAIN_FAILED, error=TrainError)
     texts = [r["text"] for r in rows]
     labels = [r["label"] for r in rows]
     groups = [r.get("group") or r["id"] for r in rows]

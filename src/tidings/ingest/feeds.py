@@ -147,7 +147,10 @@ def parse_feed(data: bytes, url: str, content_type: str | None = None) -> tuple[
 def _parse_feed(data: bytes, url: str, content_type: str | None) -> tuple[str | None, list[FeedItem], str | None]:
     """(title, items, problem): ``problem`` says why the XML is not well formed (truncated, broken), else
     None. Items read before the break are returned too, so a poll can keep them and still record the error."""
-    import feedparser
+    from tidings.errors import IngestError
+    from tidings.extras import require
+
+    feedparser = require("feedparser", "web", "Reading feeds", code="E118", error=IngestError)
 
     headers = {"content-location": url, **({"content-type": content_type} if content_type else {})}
     parsed = feedparser.parse(data, response_headers=headers)

@@ -268,11 +268,9 @@ class WebClient:
     """One HTTP connection pool with the policy applied; use as a context manager, or call :meth:`close`."""
 
     def __init__(self, policy: FetchPolicy | None = None, *, transport: Any = None) -> None:
-        try:
-            import httpx
-        except ImportError:
-            raise IngestError("Fetching URLs needs httpx.", code="E118",
-                              hint="pip install 'tidings[web]'") from None
+        from tidings.extras import require
+
+        httpx = require("httpx", "web", "Fetching URLs", code="E118", error=IngestError)
         self.policy = policy or FetchPolicy()
         p = self.policy
         self._httpx = httpx
