@@ -285,7 +285,7 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
         obj = next((c for c in trigger.children if c.dep_ in ("dobj",)), None)
         if obj is not None and rule.object is not None and obj.lemma_.lower() in rule.object:
             # Light verb + noun ("take control of X", "launch an attack on X"): the target hangs off the noun.
-            inner = next((p for _, p in _pobjs(obj, ("of", "on", "against", "over", "with"))), None)
+            inner = next((p for _, p in _pobjs(obj, ("of", "on", "against", "over", "with", "to", "into"))), None)
             # "rejected a U.S. request", "rejected an offer from Kabul": without such a phrase, whose the noun is.
             obj = inner if inner is not None else _owner_of(obj, ctx)
         if obj is not None and rule.type in _THEME_TYPES and obj.ent_type_ not in _PLACE_LABELS:
