@@ -206,6 +206,29 @@ def test_case2021_labels(plover: dict[str, Any]) -> None:
         assert set(rows) == set(labels)
 
 
+def test_codebook_sections(plover: dict[str, Any]) -> None:
+    """The type knowledge tidings.codebook reads: every list names known types, sectors, CAMEO codes or
+    modalities, and carries a "why" (a bare table with no reason is how copies in code drifted apart)."""
+    sectors = plover["sectors"]
+    for name in ("state", "state_combined", "armed"):
+        assert sectors[name]["sectors"] and sectors[name]["why"].strip(), name
+    assert all(len(s) == 3 and s.isupper() for s in sectors["state"]["sectors"] + sectors["armed"]["sectors"])
+    combined = sectors["state_combined"]["sectors"]
+    assert all(len(s) == 6 and s[:3] in sectors["state"]["sectors"] for s in combined)
+    for name in ("theme_types", "place_target_types"):
+        entry = plover["roles"][name]
+        assert entry["types"] and set(entry["types"]) <= set(TYPES) and entry["why"].strip(), name
+    graph = plover["graph"]
+    relations = graph["relation_of_type"]["types"]
+    assert set(relations) <= set(TYPES) and graph["relation_of_type"]["why"].strip()
+    assert set(relations.values()) <= set(graph["stance"]["relations"]) and graph["stance"]["why"].strip()
+    assert graph["capture_cameo"]["code"] in plover["cameo_codes"] and graph["capture_cameo"]["why"].strip()
+    assert set(graph["no_edge_modalities"]["modalities"]) <= set(MODALITIES)
+    assert graph["no_edge_modalities"]["why"].strip()
+    cues = plover["case2021"]["natural_cues"]
+    assert cues["words"] and all(w == w.lower() and " " not in w for w in cues["words"]) and cues["why"].strip()
+
+
 def test_cameo_to_plover(plover: dict[str, Any]) -> None:
     codes = plover["cameo_codes"]
     contexts = set(plover["contexts"])

@@ -45,10 +45,9 @@ class ModelError(TidingsError):
 @lru_cache(maxsize=4)
 def plover_types(data_dir: Path | None = None) -> tuple[str, ...]:
     """The 16 PLOVER types, in the order of ``data/plover.json`` (read once: the API checks every request)."""
-    from tidings.settings import DATA_DIR
+    from tidings.codebook import codebook
 
-    plover = json.loads(((data_dir or DATA_DIR) / "plover.json").read_text("utf-8"))
-    return tuple(plover["types"])
+    return codebook(data_dir).types
 
 
 # --- encoder ----------------------------------------------------------------------------------------

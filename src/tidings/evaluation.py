@@ -26,7 +26,6 @@ import collections
 import itertools
 import json
 import math
-import re
 import signal
 import statistics
 import threading
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tidings.codebook import CaseMapping, load_case_mapping
 from tidings.records import Analysis, Event
 
 if TYPE_CHECKING:
@@ -394,167 +394,8 @@ def _any_event_recall(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]
 
 # --- classify (CASE 2021 Task 2) -----------------------------------------------------------------
 
-Rule = tuple[Mapping[str, Any], Any]   # (conditions, outcome), first match wins
-
-# Sectors of parties that carry arms: an agreement involving one of them is ACLED's "Agreement".
-_ARMED_SECTORS = frozenset({"MIL", "REB", "UAF", "INS", "SEP", "SPY"})
-# Sectors that make a source a state force ("Government regains territory").
-_STATE_SECTORS = frozenset({"GOV", "MIL", "COP", "SPY", "JUD", "LEG"})
-# Natural hazards, from the NATURAL_DISASTER definition ("earthquakes, floods, storms, epidemics"):
-# the only thing that tells the two event-less CASE labels apart.
-_NATURAL_CUES = frozenset({
-    "earthquake", "quake", "tremor", "aftershock", "flood", "flooding", "storm", "cyclone", "hurricane", "typhoon",
-    "tornado", "tsunami", "landslide", "mudslide", "avalanche", "drought", "heatwave", "wildfire", "bushfire",
-    "volcano", "eruption", "monsoon", "rainfall", "epidemic", "pandemic", "outbreak", "covid", "coronavirus",
-    "virus", "infection", "infected", "cholera", "ebola", "measles", "dengue", "malaria",
-})
-_WORD = re.compile(r"[a-z]+")
-
-
-def _words(text: str) -> set[str]:
-    """Lower-case words plus crude singulars and stems ("weapons" → "weapon", "intercepted" → "intercept"),
-    enough to match the word lists of the mapping rules without a lemmatiser."""
-    out: set[str] = set()
-    for word in _WORD.findall(text.lower()):
-        out.add(word)
-        for suffix in ("es", "s", "ed", "ing"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                out.add(word[: -len(suffix)])
-    return out
-
-
-@dataclass(frozen=True)
-class _Facts:
-    """What the mapping rules may ask about one event."""
-
-    type: str
-    mode: str | None
-    cameo: str
-    contexts: frozenset[str]
-    source_sector: str | None
-    target_sector: str | None
-    source_state: bool
-    armed: bool
-    trigger: frozenset[str]
-    object: frozenset[str]
-    sentence: frozenset[str]
-
-    @classmethod
-    def of(cls, event: Event) -> _Facts:
-        src, tgt = event.source_actor, event.target_actor
-        src_sector = _sector(src)
-        sentence = event.evidence.get("sentence")
-        trigger = event.evidence.get("trigger")
-        target = event.evidence.get("target")
-        after = ""
-        if sentence is not None and trigger is not None:
-            # the object of a trigger is in the words right after it ("seized weapons and ammunition")
-            after = " ".join(sentence.text[max(0, trigger.end - sentence.start):].split()[:8])
-        return cls(
-            type=event.type, mode=event.mode, cameo=event.cameo or "", contexts=frozenset(event.contexts),
-            source_sector=src_sector, target_sector=_sector(tgt),
-            source_state=src is not None and (src.kind == "state" or (src_sector or "") in _STATE_SECTORS),
-            armed=any((_sector(a) or "") in _ARMED_SECTORS for a in (src, tgt)),
-            trigger=frozenset(_words(trigger.text if trigger else "")),
-            object=frozenset(_words(f"{target.text if target else ''} {after}")),
-            sentence=frozenset(_words(sentence.text if sentence else "")),
-        )
-
-
-def _sector(actor: Any) -> str | None:
-    if actor is None:
-        return None
-    if actor.sector:
-        return str(actor.sector)[:3].upper()
-    code = actor.code or ""
-    return code[3:6].upper() if len(code) >= 6 else None
-
-
-def _holds(key: str, wanted: Any, facts: _Facts, acled: bool) -> bool:
-    """One condition of a mapping rule. An unknown condition never holds: a rule the code cannot read
-    must not fire."""
-    if key in ("type", "mode"):
-        return getattr(facts, key) in wanted
-    if key in ("source_sector", "target_sector"):
-        return getattr(facts, key) in {str(w)[:3].upper() for w in wanted}
-    if key == "cameo":
-        return any(facts.cameo.startswith(str(code)) for code in wanted)
-    if key == "contexts":
-        return bool(facts.contexts & set(wanted))
-    if key == "armed_parties":
-        return facts.armed is bool(wanted)
-    if key == "actor_kind":
-        return facts.source_state if wanted == "state" else not facts.source_state
-    if key in ("object", "words", "lemma"):
-        pool = {"object": facts.object, "words": facts.sentence, "lemma": facts.trigger}[key]
-        return bool(pool & {str(w).lower() for w in wanted})
-    if key == "acled":
-        return acled is bool(wanted)
-    return False
-
-
-def _first_rule(rules: Sequence[Rule], facts: _Facts, acled: bool = False) -> tuple[int, Any] | None:
-    for number, (when, outcome) in enumerate(rules):
-        if all(_holds(k, v, facts, acled) for k, v in when.items()):
-            return number, outcome
-    return None
-
-
-@dataclass(frozen=True)
-class CaseMapping:
-    """PLOVER event → CASE 2021 label, by the rules in ``data/plover.json`` (knowledge is data).
-
-    Per type, ``types[T].acled.rules`` give an ACLED (event type, sub-event type) or none; then
-    ``case2021.rules`` give the label: unseen labels first (ORG_CRIME, ATTRIB, DIPLO), then "via
-    acled_to_case" for events ACLED codes, then a catch-all. ``fallback_natural``/``fallback`` label
-    snippets with no event at all (see :meth:`no_event_label`).
-    """
-
-    acled_rules: Mapping[str, Sequence[Rule]]
-    case_rules: Sequence[Rule]
-    acled_to_case: Mapping[str, str]
-    fallback: str = "MAN_MADE_DISASTER"
-    fallback_natural: str = "NATURAL_DISASTER"
-
-    def acled(self, event: Event, facts: _Facts | None = None) -> tuple[str, str] | None:
-        """The ACLED (event type, sub-event type) of an event, or None when ACLED would not code it."""
-        hit = _first_rule(self.acled_rules.get(event.type, ()), facts or _Facts.of(event))
-        return tuple(hit[1]) if hit and hit[1] else None  # type: ignore[return-value]
-
-    def label(self, event: Event) -> tuple[str, bool]:
-        """(label, specific): ``specific`` is False when only the catch-all rule matched."""
-        facts = _Facts.of(event)
-        acled = self.acled(event, facts)
-        hit = _first_rule(self.case_rules, facts, acled is not None)
-        if hit is None:
-            return "OTHER", False
-        number, label = hit
-        if str(label).startswith("via") and acled is not None:
-            label = self.acled_to_case.get("|".join(acled), "OTHER")
-        return str(label), bool(self.case_rules[number][0])
-
-    def no_event_label(self, text: str) -> str:
-        """A snippet with no political event: CASE's two labels that PLOVER has no type for are the
-        disasters, so it is one of them — natural when it names a natural hazard, else man-made."""
-        return self.fallback_natural if _words(text) & _NATURAL_CUES else self.fallback
-
-
-def load_case_mapping(path: str | Path | None = None, fallback: str | None = None) -> CaseMapping:
-    """Read the CASE mapping from ``plover.json`` (default: the package's ``data/plover.json``);
-    ``fallback`` overrides the label of event-less snippets (both disaster labels)."""
-    if path is None:
-        from tidings.settings import DATA_DIR
-
-        path = DATA_DIR / "plover.json"
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    acled_rules = {name: [(r.get("when") or {}, r.get("acled")) for r in entry.get("acled", {}).get("rules", [])]
-                   for name, entry in data.get("types", {}).items()}
-    case = data.get("case2021", {})
-    rules = [(r.get("when") or {}, r.get("label")) for r in case.get("rules", [])]
-    mapping = CaseMapping(acled_rules, rules, dict(case.get("acled_to_case", {})))
-    if fallback:
-        mapping = CaseMapping(acled_rules, rules, mapping.acled_to_case, fallback, fallback)
-    return mapping
+# The mapping (PLOVER → ACLED → CASE 2021 label) is type knowledge: it lives in data/plover.json and is
+# read by tidings.codebook, which the export shares; re-exported here for the evaluation's callers.
 
 
 def classify_prediction(record_id: str, analysis: Analysis | None, mapping: CaseMapping,

@@ -29,6 +29,7 @@ from spacy.tokens import Span as SpacySpan
 from spacy.tokens import Token
 
 from tidings.attribution import Attribution, Cues, chain_for, merge_chains
+from tidings.codebook import codebook
 from tidings.mentions import DocContext, TimeMention, token_span
 from tidings.modality import modality_of, tense_of
 from tidings.records import Actor, Event, Place, Source, Span, When
@@ -40,7 +41,6 @@ __all__ = ["Trigger", "TriggerTable", "code_sentence"]
 _LOCATIVE = ("in", "at", "near", "outside", "inside", "around", "across", "into", "on", "from", "to", "towards",
              "toward", "over", "throughout", "within", "through")
 _TARGET_PREPS = ("against", "on", "to", "with", "from", "at", "for", "toward", "towards", "over")
-_THEME_TYPES = {"RETREAT", "MOBILIZE"}          # types whose moved party is the actor when no agent is named
 _LIGHT_NOUN_GOVERNORS_DEPS = ("dobj", "nsubjpass", "pobj", "attr", "conj")
 # An object constraint listing one of these nouns is also met by a named place ("left Syria", "took Kidal").
 _PLACE_NOUNS = frozenset({"city", "town", "village", "country", "area", "territory", "region", "capital", "province"})
@@ -272,7 +272,7 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
             roles.source = ctx.actor_at(agent)
         patient = next((c for c in trigger.children if c.dep_ == "nsubjpass"), None)
         if patient is not None:
-            if roles.source is None and rule.type in _THEME_TYPES:
+            if roles.source is None and rule.type in codebook().theme_types:
                 roles.source = ctx.actor_at(patient)
             else:
                 roles.target_tokens = _with_conjuncts(patient)
@@ -288,7 +288,7 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
             inner = next((p for _, p in _pobjs(obj, ("of", "on", "against", "over", "with", "to", "into"))), None)
             # "rejected a U.S. request", "rejected an offer from Kabul": without such a phrase, whose the noun is.
             obj = inner if inner is not None else _owner_of(obj, ctx)
-        if obj is not None and rule.type in _THEME_TYPES and obj.ent_type_ not in _PLACE_LABELS:
+        if obj is not None and rule.type in codebook().theme_types and obj.ent_type_ not in _PLACE_LABELS:
             roles.theme = obj  # "evacuate its forces", "deployed fighters": the moved party, not a target
             obj = None
         if obj is not None and ctx.actor_at(obj) is None and ctx.place_at(obj) is None:
@@ -425,7 +425,7 @@ def _coordinated_modifiers(head: Token, ctx: DocContext) -> list[Actor]:
 
 def _first_pobj(token: Token, rule: Trigger) -> list[Token] | None:
     # A retreat's or deployment's destination ("to Iraq") is where it goes, not whom it targets.
-    preps = ("from", "against") if rule.type in _THEME_TYPES else _TARGET_PREPS
+    preps = ("from", "against") if rule.type in codebook().theme_types else _TARGET_PREPS
     for _, pobj in _pobjs(token, preps):
         return _with_conjuncts(pobj)
     return None
@@ -449,7 +449,7 @@ def _noun_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
         if subj is not None:
             roles.source = ctx.actor_at(subj)
     of = next((p for _, p in _pobjs(trigger, ("of",))), None)
-    if of is not None and rule.type in _THEME_TYPES:
+    if of is not None and rule.type in codebook().theme_types:
         theme = ctx.actor_at(of)
         if roles.source is None:
             roles.source = theme
@@ -688,11 +688,11 @@ def _events_for(
         target = actor
         if source is not None and target is not None and (
             (source.code == target.code and source.name == target.name)
-            or (rule.type in _THEME_TYPES and source.country and source.country == target.country
+            or (rule.type in codebook().theme_types and source.country and source.country == target.country
                 and target.kind != "state")
         ):
             target = None
-        if target is None and rule.type in _PLACE_TARGET_TYPES and place is not None and place.country3:
+        if target is None and rule.type in codebook().place_target_types and place is not None and place.country3:
             target = _country_actor(place)
         evidence: dict[str, Span] = {
             "trigger": token_span(doc, trigger.i, trigger.i + 1),
@@ -773,25 +773,12 @@ def retyped(event: Event, type_: str, confidence: float, why: dict[str, Any]) ->
                                     "confidence": confidence, "why": {**event.why, **why}})
 
 
-@lru_cache(maxsize=1)
-def _quad_classes() -> dict[str, int | None]:
-    """Each PLOVER type's quad class (1 verbal cooperation … 4 material conflict), from ``plover.json``."""
-    types = json.loads((DATA_DIR / "plover.json").read_text("utf-8"))["types"]
-    return {name: info.get("gdelt_quad_class") for name, info in types.items()}
-
-
-#: Types whose target, when the text names none, is the party holding the place struck ("Israeli tanks fired
-#: shells at targets in Jericho", "shelled Kharkiv overnight"), as for a captured town (:func:`_country_actor`,
-#: the CAMEO convention): the same code whether a report names the town or only its country.
-_PLACE_TARGET_TYPES = frozenset({"ASSAULT"})
-
-
 def _verbal(type_: str) -> bool:
-    return _quad_classes().get(type_) in (1, 3)
+    return codebook().quad_classes.get(type_) in (1, 3)
 
 
 def _verbal_conflict(type_: str) -> bool:
-    return _quad_classes().get(type_) == 3
+    return codebook().quad_classes.get(type_) == 3
 
 
 def _second_hand(chain: list[Source], doc_chain: list[Source]) -> bool:

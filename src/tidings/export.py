@@ -37,6 +37,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+from tidings.codebook import codebook
 from tidings.errors import InputError
 from tidings.records import Actor, Casualty, Document, Event, Place
 
@@ -456,7 +457,8 @@ _WRITERS: dict[str, Callable[[Iterator[Event], Any], int]] = {
 # gives none rather than an invented 0. What tidings does not know stays empty rather than
 # invented: ACLED's own actor names and source scale, GDELT's Goldstein scale (no table under a
 # permissive licence, see data/README.md) and tone. The ACLED type comes from the rules in
-# data/plover.json (types.*.acled), shared with the CASE 2021 evaluation.
+# data/plover.json (types.*.acled), read through tidings.codebook and shared with the CASE 2021
+# evaluation; the state sectors are the codebook's too (sectors.state and sectors.state_combined).
 
 # ACLED's disorder_type of each event type (and of the two sub-event types that are both).
 _ACLED_DISORDER = {"Battles": "Political violence", "Explosions/Remote violence": "Political violence",
@@ -464,7 +466,6 @@ _ACLED_DISORDER = {"Battles": "Political violence", "Explosions/Remote violence"
                    "Riots": "Demonstrations", "Strategic developments": "Strategic developments"}
 _ACLED_DISORDER_SUB = {"Excessive force against protesters": "Political violence; Demonstrations",
                        "Mob violence": "Political violence; Demonstrations"}
-_STATE_SECTORS = frozenset({"GOV", "MIL", "COP", "SPY", "JUD", "LEG", "GOVMIL", "GOVMED"})
 _IDENTITY_SECTORS = frozenset({"KUR", "BAL", "ARB", "PSH", "HAZ", "UIG", "ROH", "TGR", "AMH", "HUT", "TUT",
                                "FUL", "ORM", "TRG", "MOS", "MOSSUN", "MOSSHI", "MOSALE", "MOSDRZ", "CHR",
                                "CHRCPT", "JEW", "YZD"})
@@ -487,20 +488,6 @@ def _cached(documents: DocumentLookup | None) -> Callable[[str], Document | None
     if documents is None:
         return lambda _doc_id: None
     return lru_cache(maxsize=256)(documents)
-
-
-@lru_cache(maxsize=1)
-def _acled_mapping() -> Any:
-    from tidings.evaluation import load_case_mapping
-
-    return load_case_mapping()
-
-
-@lru_cache(maxsize=1)
-def _plover_data() -> dict[str, Any]:
-    from tidings.settings import DATA_DIR
-
-    return dict(json.loads((DATA_DIR / "plover.json").read_text("utf-8")))
 
 
 @lru_cache(maxsize=512)
@@ -573,9 +560,9 @@ def _inter(actor: Actor | None, role: str, acled_type: str, event_iso2: str | No
     if actor is None:
         return None
     sector = (actor.sector or (actor.code[3:] if actor.code and len(actor.code) > 3 else "") or "").upper()
-    if acled_type in ("Protests", "Riots") and role == "source" and sector not in _STATE_SECTORS:
+    if acled_type in ("Protests", "Riots") and role == "source" and sector not in codebook().state_sector_codes:
         return 6 if acled_type == "Protests" else 5
-    if sector in _STATE_SECTORS or actor.kind == "state":
+    if sector in codebook().state_sector_codes or actor.kind == "state":
         foreign = event_iso2 and actor.country and (_country(actor.country) or {}).get("iso") != event_iso2
         return 8 if foreign else 1
     if sector == "REB":
@@ -607,7 +594,7 @@ def _sources(event: Event, document: Document | None) -> str:
 def acled_row(event: Event, document: Document | None = None) -> dict[str, Any] | None:
     """The event as an ACLED row (keys :data:`ACLED_COLUMNS`), or None where ACLED would not record it:
     a type ACLED does not code (data/plover.json rules), or no date within a month."""
-    acled = _acled_mapping().acled(event)
+    acled = codebook().acled_mapping.acled(event)
     timing = _acled_time(event)
     if acled is None or timing is None:
         return None
@@ -697,16 +684,15 @@ def _gdelt_geo(prefix: str, place: Place | None) -> dict[str, Any]:
 def _gdelt_codes(event: Event) -> tuple[str, str, str, int | None] | None:
     """(EventCode, EventBaseCode, EventRootCode, QuadClass). Without a CAMEO code the type's first CAMEO
     root stands for all three, as GDELT's own two-digit codes do."""
-    data = _plover_data()
+    book = codebook()
     code = event.cameo
     if not code:
-        roots = data["types"].get(event.type, {}).get("cameo_roots") or []
+        roots = book.type_cameo_roots.get(event.type) or ()
         if not roots:
             return None
-        code = str(roots[0])
+        code = roots[0]
     root = code[:2]
-    quad = (data["cameo_roots"].get(root) or {}).get("gdelt_quad_class") \
-        or data["types"].get(event.type, {}).get("gdelt_quad_class")
+    quad = book.root_quad_classes.get(root) or book.quad_classes.get(event.type)
     return code, code[:3], root, quad
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,25 +32,15 @@ import networkx as nx
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tidings.link import _STATE_SECTORS, _actor_relation, ensure_tables, members_table
+from tidings.codebook import codebook
+from tidings.link import _actor_relation, ensure_tables, members_table
 from tidings.store import Store, documents_table, events_table, reported_by
 
 __all__ = ["RELATION_OF_TYPE", "Control", "KnowledgeGraph", "Relation", "RelationStep", "build_graph"]
 
-RELATION_OF_TYPE: dict[str, str] = {
-    "AGREE": "cooperation", "CONSULT": "cooperation", "COOPERATE": "cooperation", "SUPPORT": "cooperation",
-    "AID": "aid",
-    "ASSAULT": "assault",
-    "COERCE": "coercion",
-    "THREATEN": "hostility", "ACCUSE": "hostility", "SANCTION": "hostility", "PROTEST": "hostility",
-    "REJECT": "hostility",
-    "RETREAT": "retreat",
-}
-STANCE: dict[str, str] = {"cooperation": "cooperative", "aid": "cooperative", "hostility": "hostile",
-                          "assault": "hostile", "coercion": "hostile", "retreat": "retreat",
-                          "controls": "control"}
-_NO_EDGES = ("negated", "future")
-_CAPTURE_CAMEO = "192"
+# Which types make which edge, and what counts as a capture: the codebook's (``graph`` in data/plover.json).
+RELATION_OF_TYPE: Mapping[str, str] = codebook().relation_of_type
+STANCE: Mapping[str, str] = codebook().stance
 
 
 @dataclass(frozen=True)
@@ -76,7 +66,7 @@ class _Row:
 
     @property
     def is_capture(self) -> bool:
-        return bool(self.cameo and self.cameo.startswith(_CAPTURE_CAMEO) and self.place[1] and self.source[1])
+        return bool(self.cameo and self.cameo.startswith(codebook().capture_cameo) and self.place[1] and self.source[1])
 
 
 @dataclass(frozen=True)
@@ -161,7 +151,7 @@ class KnowledgeGraph:
         grouped: dict[tuple[str, str, str, str], list[_Row]] = defaultdict(list)
         for row in rows:
             relation = RELATION_OF_TYPE.get(row.type)
-            if relation is None or row.modality in _NO_EDGES or not (row.source[0] or row.source[1]):
+            if relation is None or row.modality in codebook().no_edge_modalities or not (row.source[0] or row.source[1]):
                 continue
             u = self._add_actor(row.source)
             if row.target[0] or row.target[1]:
@@ -178,7 +168,7 @@ class KnowledgeGraph:
     def _add_control(self, rows: Sequence[_Row]) -> None:
         by_place: dict[str, list[_Row]] = defaultdict(list)
         for row in rows:
-            if row.modality in _NO_EDGES or not row.place[1]:
+            if row.modality in codebook().no_edge_modalities or not row.place[1]:
                 continue
             if row.is_capture or (row.type == "RETREAT" and row.source[1]):
                 by_place[_place_node(row.place[0], row.place[1])].append(row)
@@ -299,7 +289,7 @@ class KnowledgeGraph:
 def _covers(query: str, code: str) -> bool:
     if not code or not code.startswith(query):
         return False
-    return len(query) != 3 or code == query or code[3:6] in _STATE_SECTORS
+    return len(query) != 3 or code == query or code[3:6] in codebook().state_sectors
 
 
 def _edge_attrs(relation: str, group: str, rows: Sequence[_Row]) -> dict[str, Any]:
@@ -394,7 +384,7 @@ def build_graph(store: Store, *, actor: str | None = None, place: str | None = N
     stored, by then), so relations, control histories and exports are the graph as it was known then."""
     ensure_tables(store)
     e = events_table.c
-    terms: list[Any] = [e.modality.notin_(_NO_EDGES)]
+    terms: list[Any] = [e.modality.notin_(codebook().no_edge_modalities)]
     if known_by is not None:
         terms.append(reported_by(known_by))
     if actor:
@@ -405,8 +395,8 @@ def build_graph(store: Store, *, actor: str | None = None, place: str | None = N
         rows = _load(conn, terms)
         places = {r.place[0] for r in rows if r.is_capture and r.place[0] is not None} if actor or place else set()
         if places:
-            control = [e.modality.notin_(_NO_EDGES), e.place_geonameid.in_(sorted(places)),
-                       sa.or_(e.cameo.like(_CAPTURE_CAMEO + "%"), e.type == "RETREAT")]
+            control = [e.modality.notin_(codebook().no_edge_modalities), e.place_geonameid.in_(sorted(places)),
+                       sa.or_(e.cameo.like(codebook().capture_cameo + "%"), e.type == "RETREAT")]
             if known_by is not None:
                 control.append(reported_by(known_by))
             seen = {r.id for r in rows}

@@ -55,6 +55,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tidings.codebook import LinkingRules, codebook
 from tidings.records import Actor, Event, Source, When
 from tidings.store import Store, documents_table, events_table
 
@@ -78,43 +79,19 @@ VERY_SIMILAR = 0.4            # ... that carries a link whose places or actors d
 WEAK, STRONG = 1, 2
 _BATCH_DOCUMENTS = 200        # documents per write transaction
 
-# A bare country code (IRN) stands for the state: it is compatible with its state organs (IRNMIL), not with
-# groups opposing or outside the state (SYRREB is not SYR).
-_STATE_SECTORS = frozenset({"GOV", "MIL", "COP", "SPY", "JUD", "LEG"})
 _PEOPLE = "*"   # sector of a bare country code that names a people ("Nigerians"), not the state
 _ASSERTING = frozenset({"asserted", "reported", "hedged"})
 _NEWS_KINDS = frozenset({"outlet", "agency"})
 _FEATURE_RANK = {"site": 3, "city": 2, "admin1": 1, "country": 0}
 
 
-@dataclass(frozen=True)
-class Rules:
-    """What linking knows about types, from ``data/plover.json`` (``linking``): knowledge is data."""
-
-    symmetric: frozenset[str]                 # "A met B" is "B met A"
-    families: dict[str, str]                  # TYPE, TYPE/mode or TYPE#cameo -> the family it belongs to
-    mode_matters: frozenset[str]              # types whose modes are different acts (withdraw vs. release)
-    date_slack: dict[str, int]                # granularity -> days two reports' dates may differ by
-
-    @property
-    def max_slack(self) -> int:
-        """The widest slack between two *dated* members (the candidate lookup widens by it): months and
-        years are longer than MAX_WINDOW_DAYS, so such members count as undated and never use theirs."""
-        return max((v for k, v in self.date_slack.items() if k not in ("month", "year")), default=2)
+#: What linking knows about types (``linking`` in ``data/plover.json``): knowledge is data.
+Rules = LinkingRules
 
 
-@functools.cache
 def rules() -> Rules:
-    from tidings.settings import DATA_DIR
-
-    data = json.loads((DATA_DIR / "plover.json").read_text("utf-8")).get("linking", {})
-    families: dict[str, str] = {}
-    for group in data.get("compatible_types", []):
-        label = group["types"][0].split("/")[0].split("#")[0]   # the family is named by its first type
-        families.update((key, label) for key in group["types"])
-    slack = {k: int(v) for k, v in data.get("date_slack_days", {}).items() if k != "why"}
-    return Rules(frozenset(data.get("symmetric_types", {}).get("types", [])), families,
-                 frozenset(data.get("mode_matters", {}).get("types", [])), slack or {"unknown": 2})
+    """Linking's type rules, from the codebook (read once)."""
+    return codebook().linking
 
 
 Phase = Literal["current", "future", "historical"]
@@ -455,7 +432,7 @@ def _actor_relation(a_code: str | None, a_name: str | None, a_country: str | Non
             if len(short) == 3 and short_sector == _PEOPLE:
                 return 1      # "Nigerians", "Iranians": the people of a country, whoever among them acts
             bare_state = len(short) == 3
-            return 1 if not bare_state or long_[3:6] in _STATE_SECTORS else 0
+            return 1 if not bare_state or long_[3:6] in codebook().state_sectors else 0
         if a_country and a_sector and (a_country, a_sector) == (b_country, b_sector):
             return 1
         return 0
@@ -469,7 +446,7 @@ def _actor_relation(a_code: str | None, a_name: str | None, a_country: str | Non
         sector = b_sector if a_code else a_sector
         if a_country != b_country:
             return None   # an uncoded actor's country is a guess: positive evidence only
-        if sector and (sector == coded[3:6] or (len(coded) == 3 and sector in _STATE_SECTORS)):
+        if sector and (sector == coded[3:6] or (len(coded) == 3 and sector in codebook().state_sectors)):
             return 1
     return None   # two uncoded names: nothing to go on
 
