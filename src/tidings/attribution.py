@@ -306,7 +306,7 @@ def attribute_document(spans: list[SpacySpan], cues: Cues) -> list[list[Attribut
         found.append(attributions)
     marks = _quote_marks(spans)
     for number, sentence in enumerate(spans):
-        _, ends_inside, whole = marks[number]
+        ends_inside, whole = marks[number]
         if not whole or found[number]:
             continue
         # The quotation runs into the next sentence, which names its speaker ('"… . …," she said') — else the
@@ -328,10 +328,10 @@ def _has_quote(sentence: SpacySpan) -> bool:
     return any(c in sentence.text for c in _MARKS)
 
 
-def _quote_marks(spans: list[SpacySpan]) -> list[tuple[bool, bool, bool]]:
-    """For each sentence: starts inside an open quotation, ends inside one, lies wholly within quotation marks
-    (it starts inside one or opens one at its start, and ends inside it or closes it at its end)."""
-    out: list[tuple[bool, bool, bool]] = []
+def _quote_marks(spans: list[SpacySpan]) -> list[tuple[bool, bool]]:
+    """For each sentence: whether it ends inside an open quotation, and whether it lies wholly within quotation
+    marks (it starts inside one or opens one at its start, and ends inside it or closes it at its end)."""
+    out: list[tuple[bool, bool]] = []
     open_ = False
     for sentence in spans:
         text = sentence.text.strip()
@@ -345,11 +345,10 @@ def _quote_marks(spans: list[SpacySpan]) -> list[tuple[bool, bool, bool]]:
                 open_ = not open_
         if len(text) > 2000:   # a stray mark must not quote the rest of a long document
             open_ = False
-        opens_at_start = text[:1] in tuple(_OPEN + _EITHER) and bool(text)
-        closes_at_end = bool(text) and text.rstrip(".!?'’ ")[-1:] in tuple(_CLOSE + _EITHER)
+        opens_at_start = text[:1] in tuple(_OPEN + _EITHER)            # "" (an empty sentence) is in neither
+        closes_at_end = text.rstrip(".!?'’ ")[-1:] in tuple(_CLOSE + _EITHER)
         few_marks = sum(text.count(c) for c in _MARKS) <= 2
-        whole = few_marks and (started_inside or opens_at_start) and (open_ or closes_at_end)
-        out.append((started_inside, open_, whole))
+        out.append((open_, few_marks and (started_inside or opens_at_start) and (open_ or closes_at_end)))
     return out
 
 

@@ -365,8 +365,9 @@ def _complement_target(trigger: Token, ctx: DocContext, source: Actor | None) ->
             candidates += sorted(objects, key=lambda c: c.dep_ != "dative")
         for token in candidates:
             actor = ctx.actor_at(token)
-            if actor is not None and not _same_actor(actor, source) and ctx.place_at(token) is None \
-                    or actor is not None and actor.kind == "state" and not _same_actor(actor, source):
+            if actor is None or _same_actor(actor, source):
+                continue
+            if actor.kind == "state" or ctx.place_at(token) is None:   # a town is where, a country is who
                 return _with_conjuncts(token)
     return None
 
@@ -687,7 +688,7 @@ def _events_for(
     for source, actor, place in combos:
         target = actor
         if source is not None and target is not None and (
-            (source.code == target.code and source.name == target.name)
+            _same_actor(target, source)
             or (rule.type in codebook().theme_types and source.country and source.country == target.country
                 and target.kind != "state")
         ):
@@ -775,10 +776,6 @@ def retyped(event: Event, type_: str, confidence: float, why: dict[str, Any]) ->
 
 def _verbal(type_: str) -> bool:
     return codebook().quad_classes.get(type_) in (1, 3)
-
-
-def _verbal_conflict(type_: str) -> bool:
-    return codebook().quad_classes.get(type_) == 3
 
 
 def _second_hand(chain: list[Source], doc_chain: list[Source]) -> bool:
