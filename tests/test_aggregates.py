@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from wire_corpus import articles
+from wire_corpus import events, stored
 
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
@@ -22,19 +22,16 @@ from fastapi.testclient import TestClient
 from tidings.api import create_app
 from tidings.api_aggregates import bulk_range
 from tidings.records import Event
-from tidings.store import Store
 
 
 @pytest.fixture(scope="module")
 def corpus() -> list[Event]:
-    return [e for a in articles() for e in a.events]
+    return events()
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('agg') / 'agg.db'}"
-    with Store(url) as store:
-        store.save_many(articles())
+    url = stored(f"sqlite:///{tmp_path_factory.mktemp('agg') / 'agg.db'}")
     with TestClient(create_app(url, deliver_webhooks=False)) as test_client:
         yield test_client
 

@@ -177,20 +177,17 @@ def busy_page(browser: Any, busy_url: str) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def wire_events() -> list[Any]:
-    from wire_corpus import articles
+    from wire_corpus import events
 
-    return [e for a in articles() for e in a.events]
+    return events()
 
 
 @pytest.fixture(scope="module")
 def wire_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The wire-style corpus (320 articles, ~640 events), stored once for the module."""
-    from tidings.store import Store
-    from wire_corpus import articles
+    from wire_corpus import stored
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('wire') / 'wire.db'}"
-    with Store(url) as store:
-        store.save_many(articles())
+    url = stored(f"sqlite:///{tmp_path_factory.mktemp('wire') / 'wire.db'}")
     with _serving(url) as served:
         yield served
 

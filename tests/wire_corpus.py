@@ -172,3 +172,17 @@ def articles(n: int = ARTICLES, seed: int = SEED) -> Iterator[Analysis]:
                 evidence={"trigger": Span(start=trigger, end=trigger + len(verb), text=verb),
                           "sentence": Span(start=offset, end=offset + len(sentence) - 1, text=sentence[:-1])}))
         yield Analysis(document=doc, events=events)
+
+
+def events(n: int = ARTICLES, seed: int = SEED) -> list[Event]:
+    """Every event of :func:`articles`, in order."""
+    return [e for a in articles(n, seed) for e in a.events]
+
+
+def stored(url: str, n: int = ARTICLES, seed: int = SEED) -> str:
+    """Write :func:`articles` into the store at ``url`` (the tests' fixtures build a database once each)."""
+    from tidings.store import Store
+
+    with Store(url) as store:
+        store.save_many(articles(n, seed))
+    return url
