@@ -146,6 +146,43 @@ def test_as_a_process_one_line_and_no_traceback(tmp_path):
     assert not (tmp_path / "n.db").exists()
 
 
+# Usage errors click finds before any verb runs: typer printed each in a five-line rich box (issue 15, item 5).
+USAGE_ERRORS = {
+    "verb without its file argument": (["analyze"], "'paths'"),
+    "export without its target": (["export"], "'out'"),
+    "unknown option": (["events", "--bogus"], "--bogus"),
+    "unknown top-level option": (["--bogus"], "--bogus"),
+    "unknown verb": (["nosuchverb"], "nosuchverb"),
+    "value click checks": (["events", "--limit", "abc"], "--limit"),
+    "subcommand missing a required option": (["watch", "add"], "--name"),
+}
+
+
+@pytest.mark.parametrize("case", USAGE_ERRORS, ids=list(USAGE_ERRORS))
+def test_usage_errors_are_one_line(case):
+    args, named = USAGE_ERRORS[case]
+    result = runner.invoke(app, args)
+    out = _check(args, "E318")
+    assert result.exit_code == 2, out   # click's status for usage errors, kept
+    assert named in out and "--help" in out, out   # what was wrong, and where to look
+
+
+def test_usage_error_as_a_process(tmp_path):
+    """Through the real console: typer's rich box is what a user saw, CliRunner alone could hide it."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "COLUMNS": "100"}
+    proc = subprocess.run([sys.executable, "-m", "tidings", "analyze"], check=False, capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "E318" in lines[0] and "╭" not in proc.stderr, proc.stderr
+
+
+def test_no_arguments_still_shows_help():
+    """``no_args_is_help`` is not an error: the help text comes, whole."""
+    result = runner.invoke(app, [])
+    assert "E318" not in result.output and "analyze" in result.output and "Usage" in result.output
+
+
 def _event(**changes):
     from tidings.records import Actor, Event, Place, Source, Span, When
 

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import typer.core
@@ -22,17 +22,38 @@ from tidings.cli_train import CoderOpt, ModelOpt, apply_coder
 from tidings.export import casualty_text
 from tidings.records import Analysis, Event
 
+# Click's exception classes, taken from typer's own BadParameter: typer >= 0.26 vendors click (typer._click),
+# older ones use click itself, and only the classes typer raises are the ones to catch.
+_CLICK_ERRORS = sys.modules[typer.BadParameter.__module__]
+_ClickException: type[Exception] = _CLICK_ERRORS.ClickException
+_UsageError: type[Exception] = _CLICK_ERRORS.UsageError
+_NoArgsIsHelp: type[Exception] | None = getattr(_CLICK_ERRORS, "NoArgsIsHelpError", None)
+
 
 class _OneLineErrors(typer.core.TyperGroup):
     """Every verb, plugins included: a TidingsError or an OS error (disk full, permission denied, a
     directory where a file was expected) is one line with its code on stderr and exit status 1, never a
-    traceback — unless ``--debug`` (or ``TIDINGS_DEBUG=1``) asks for it. Bugs still show theirs."""
+    traceback — unless ``--debug`` (or ``TIDINGS_DEBUG=1``) asks for it. Bugs still show theirs.
+
+    Usage errors (an unknown verb or option, a missing argument, a bad value that click itself checks) are
+    one line too, E318 with the ``--help`` to try, exit status 2 as click gives them — not typer's five-line
+    rich box. They are caught where click raises them: parsing the top level (``make_context``) and each
+    verb's own parsing, which happens inside the group's ``invoke``. A verb run without arguments where
+    ``no_args_is_help`` is set still shows its help."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _ClickException as usage:
+            _usage_fail(usage)
 
     def invoke(self, ctx: Any) -> Any:   # typer's own (vendored) click Context
         from tidings.errors import TidingsError
 
         try:
             return super().invoke(ctx)
+        except _ClickException as usage:
+            _usage_fail(usage)
         except (TidingsError, OSError):
             if _debug(ctx):
                 raise
@@ -51,9 +72,21 @@ def _debug(ctx: typer.Context) -> bool:
     return bool(ctx.meta.get("tidings.debug")) or os.environ.get("TIDINGS_DEBUG", "") not in ("", "0")
 
 
-def _fail(line: str) -> None:
+def _fail(line: str, status: int = 1) -> NoReturn:
     err_console.print(Text(f"error {' '.join(line.split())}", style="red"), soft_wrap=True)
-    raise typer.Exit(1)
+    raise typer.Exit(status)
+
+
+def _usage_fail(exc: Exception) -> NoReturn:
+    """A click usage error as one line: ``error [E318] Missing argument 'PATHS'. Try 'tidings analyze
+    --help'.`` Help asked for by ``no_args_is_help`` is not an error: it is shown as click shows it."""
+    if _NoArgsIsHelp is not None and isinstance(exc, _NoArgsIsHelp) or not isinstance(exc, _ClickException):
+        raise exc
+    message = exc.format_message().strip()  # type: ignore[attr-defined]
+    message = message if message.endswith((".", "?", "!")) else f"{message}."
+    ctx = getattr(exc, "ctx", None)
+    hint = f" Try '{ctx.command_path} --help'." if isinstance(exc, _UsageError) and ctx is not None else ""
+    _fail(f"[E318] {message}{hint}", status=getattr(exc, "exit_code", 2))
 
 
 app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True, help=(

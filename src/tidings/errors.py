@@ -21,7 +21,7 @@ failed, E204 database busy, E205 conflicting records, E206 write failed, E207 qu
 the database cannot hold (that document is skipped), E209 no database there (a read verb never creates one).
 Ingest: E119 text longer than ``tidings.ingest.MAX_CHARS``, E120 the inputs named no document at all.
 Input: E313 an operating-system error in a verb (permission, disk full), E314 export target is a symbolic
-link or a directory, E315 unknown PLOVER type in a filter, E316 unknown output format, E317 an optional extra the verb needs is not installed (E312 Ray, E118 the web extra: older codes kept). Limits and the outbound request policy: docs/security.md.
+link or a directory, E315 unknown PLOVER type in a filter, E316 unknown output format, E317 an optional extra the verb needs is not installed (E312 Ray, E118 the web extra: older codes kept), E318 a usage error click found (unknown verb or option, missing argument; exit status 2). Limits and the outbound request policy: docs/security.md.
 """
 
 from __future__ import annotations
