@@ -273,7 +273,13 @@ def test_modifier_tables(plover: dict[str, Any]) -> None:
                 continue
             typ, mode = target
             assert typ in TYPES and (mode is None or mode in plover["types"][typ]["modes"]), (lemma, word)
-    assert set(plover["future_recode"]) <= set(TYPES)
+    intent = plover["intent_recode"]
+    for table in ("commit", "refuse"):
+        for act, (typ, mode) in intent[table].items():
+            assert act in TYPES and typ in TYPES and (mode is None or mode in plover["types"][typ]["modes"]), (table, act)
+    for key, mode in intent["commit_modes"].items():
+        act, act_mode = key.split("/")
+        assert act_mode in plover["types"][act]["modes"] and mode in plover["types"]["THREATEN"]["modes"], key
 
 
 # ------------------------------------------------------------------------------------------ verbs.jsonl

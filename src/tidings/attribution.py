@@ -58,6 +58,7 @@ class Cues:
     outlet_names: tuple[tuple[str, str, str], ...] = ()   # (alias as written, canonical name, kind)
     conditional_markers: frozenset[str] = frozenset()
     future_nouns: frozenset[str] = frozenset()
+    future_adjectives: frozenset[str] = frozenset()
     accusation_verbs: frozenset[str] = frozenset()
     hedging_speech: frozenset[str] = frozenset()     # "claimed", "alleged": what follows is not established
     non_agent_subjects: frozenset[str] = frozenset()
@@ -131,6 +132,7 @@ def load_cues(data_dir: Path = DATA_DIR) -> Cues:
         social_media=tuple(sorted(_words(data, "social_media"))),
         conditional_markers=frozenset(m for m in _words(data, "conditional") if " " not in m),
         future_nouns=_words(data, "future_nouns"),
+        future_adjectives=frozenset(w.lower() for w in data.get("intent", {}).get("adjectives", [])),
         accusation_verbs=_words(data, "accusation_verbs"),
         hedging_speech=frozenset(w.lower() for w in data.get("reporting_verbs", {}).get("hedging", []))
         if isinstance(data.get("reporting_verbs"), dict) else frozenset(),

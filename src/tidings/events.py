@@ -663,7 +663,7 @@ def _events_for(
     when = _event_time(trigger, sentence, ctx, tense, cues.reporting_verbs)
     sentence_chain = chain_for(trigger.i, attributions)
     chain = merge_chains(doc_chain, sentence_chain)
-    reported = _second_hand(chain, doc_chain)
+    reported = second_hand(chain, doc_chain)
     modality, modal_cue = modality_of(trigger, cues, when=when, published=ctx.published, reported=reported,
                                       intent_lemmas=intent_lemmas)
     if modality == "future" and when.start is None and when.end is not None and when.granularity == "range":
@@ -778,7 +778,7 @@ def _verbal(type_: str) -> bool:
     return codebook().quad_classes.get(type_) in (1, 3)
 
 
-def _second_hand(chain: list[Source], doc_chain: list[Source]) -> bool:
+def second_hand(chain: list[Source], doc_chain: list[Source]) -> bool:
     """Reported (not asserted): the text relays another outlet's report ("citing The New York Times",
     "NYT reports", "according to Reuters") or unnamed reports ("are reported to"). A primary source speaking
     to the outlet — named or anonymous — is an attributed assertion; its anonymity is flagged on the link."""

@@ -127,6 +127,8 @@ def _future(chain: list[Token], cues: Cues) -> tuple[Modality | None, Token | No
                 return "future", child
         if token is not chain[0] and token.lemma_.lower() in cues.future_verbs:
             return "future", token
+        if token is not chain[0] and token.pos_ == "ADJ" and token.lemma_.lower() in cues.future_adjectives:
+            return "future", token   # "is willing to withdraw", "ready to talk": not done yet
     return None, None
 
 

@@ -26,6 +26,7 @@ from tidings.casualties import attach_casualties, load_rules
 from tidings.coder import NONE as NONE_LABEL
 from tidings.events import TriggerTable, codable, code_as, code_sentence, retyped
 from tidings.ingest import InputFailure, read_text
+from tidings.intent import recode_intentions
 from tidings.mentions import DocContext
 from tidings.nlp import load_nlp, sentences
 from tidings.places import Gazetteer, outlet_country
@@ -213,6 +214,9 @@ class Engine:
                 per_sentence = self._learned_pass(spans, per_sentence, sentence_attributions, ctx, doc_chain,
                                                   document.id)
         events = [event for found in per_sentence for event in found]
+        if self.settings.strict_plover:
+            with timer.stage("events"):
+                events = recode_intentions(doc, events, self.cues, doc_chain)
         with timer.stage("casualties"):
             events = attach_casualties(doc, events, self.casualty_rules)
         with timer.stage("actors"):

@@ -41,6 +41,9 @@ class Settings:
     #: A head directory from ``tidings train`` (default: the shipped PLOVER head).
     model_dir: Path | None = field(default_factory=lambda: Path(p) if (p := os.environ.get("TIDINGS_MODEL_DIR"))
                                    else None)
+    #: Code stated intentions and refusals as strict PLOVER does (AGREE / THREATEN / REJECT; :mod:`tidings.intent`);
+    #: False keeps the promised or refused act with its future or negated modality.
+    strict_plover: bool = field(default_factory=lambda: os.environ.get("TIDINGS_STRICT_PLOVER", "1") not in ("0", "false", "no"))
 
     def __post_init__(self) -> None:
         if self.coder_mode not in CODER_MODES:
