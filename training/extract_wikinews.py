@@ -71,7 +71,7 @@ def article_sentences(title: str, text: str) -> list[str]:
             continue
         if "Image:" in paragraph:
             break
-        paragraph = re.sub(r"\(\([a-z]{2}\)\).*$", "", paragraph, flags=re.S)
+        paragraph = re.sub(r"\(\([a-z]{2}\)\).*$", "", paragraph, flags=re.DOTALL)
         paragraph = re.sub(r"\s+", " ", paragraph.replace("\xa0", " ")).strip()
         if paragraph:
             rows.extend(sentences(paragraph))

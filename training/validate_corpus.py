@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))  # run as a script from a checkout: the engine's own vocabulary
 
-from tidings.records import MODALITIES  # noqa: E402  (the engine's modalities: the corpus must use the same)
+from tidings.records import MODALITIES
 
 CORPUS = ROOT / "training" / "corpus"
 TYPES = set(json.loads((ROOT / "src" / "tidings" / "data" / "plover.json").read_text("utf-8"))["types"])
@@ -51,9 +51,9 @@ def check(path: Path) -> list[str]:
         labels = row.get("labels")
         if label != "NONE" and label not in TYPES:
             problems.append(f"{rid}: label {label!r} is not a PLOVER type")
-        if labels is not None:
-            if label not in labels or any(lab not in TYPES for lab in labels) or len(set(labels)) != len(labels):
-                problems.append(f"{rid}: labels {labels} must be distinct PLOVER types that include {label!r}")
+        if labels is not None and (label not in labels or any(lab not in TYPES for lab in labels)
+                                   or len(set(labels)) != len(labels)):
+            problems.append(f"{rid}: labels {labels} must be distinct PLOVER types that include {label!r}")
         modality = row["modality"]
         if label == "NONE" and modality is not None:
             problems.append(f"{rid}: NONE row with modality {modality!r}")
