@@ -295,13 +295,15 @@ def _verb_roles(trigger: Token, ctx: DocContext, cues: Cues, rule: Trigger) -> _
             # The object is an act or a thing: its owner is the target ("rejected a U.S. request", "denounced
             # Serbia's suppression", "rejected calls by Belarus's rulers"), else whom it was given to ("gave the
             # Ivory Coast $5m"), else the object stays (a target the rules cannot name).
-            obj = _owner_of(obj, ctx) or _dative(trigger, ctx) or obj
+            obj = _owner_of(obj, ctx) or _dative(trigger, ctx) or _recipient(trigger, ctx, obj) or obj
         if obj is not None:
             roles.target_tokens = _with_conjuncts(obj)
         else:
             first = _first_pobj(trigger, rule)   # may be a date or a thing ("on Thursday"): then the clause
             roles.target_tokens = first if _names_actor(first, ctx, roles.source) else (
                 _complement_subject(trigger, rule, ctx, roles.source) or first)
+        if rule.type == "ACCUSE" and obj is None:
+            roles.target_tokens = _accused(trigger, ctx, roles.source) or roles.target_tokens
         if _verbal(rule.type) and not _names_actor(roles.target_tokens, ctx, roles.source):
             roles.target_tokens = _complement_target(trigger, ctx, roles.source) or roles.target_tokens
         if rule.type == "PROTEST" and not _names_actor(roles.target_tokens, ctx, roles.source):
@@ -381,11 +383,41 @@ def _owner_of(noun: Token, ctx: DocContext) -> Token | None:
         if child.dep_ in ("compound", "amod", "nmod") and child.ent_type_ in _OWNER_LABELS \
                 and ctx.actor_at(child) is not None:
             return child
-    for prep in noun.children:
-        if prep.dep_ == "prep" and prep.lower_ in ("by", "from"):
-            for pobj in prep.children:
-                if pobj.dep_ == "pobj" and ctx.actor_at(pobj) is not None:
-                    return pobj
+    # "attacks by X", "an offer from X", "abuses committed by X" (the agent of a participle on the noun)
+    heads = [noun, *(c for c in noun.children if c.dep_ == "acl" and c.pos_ == "VERB")]
+    for head in heads:
+        for prep in head.children:
+            if (prep.dep_ == "agent" or (prep.dep_ == "prep" and head is noun and prep.lower_ in ("by", "from"))):
+                for pobj in prep.children:
+                    if pobj.dep_ == "pobj" and ctx.actor_at(pobj) is not None:
+                        return pobj
+    return None
+
+
+def _recipient(trigger: Token, ctx: DocContext, thing: Token | None = None) -> Token | None:
+    """Whom a thing was given, refused or sent to ("refused entry to Ghanaians", "sent aid to Sudan"): the
+    party named by the to-phrase of the verb or of the thing; a town is where, not who."""
+    for _, pobj in [*_pobjs(trigger, ("to",)), *(_pobjs(thing, ("to",)) if thing is not None else [])]:
+        actor = ctx.actor_at(pobj)
+        place = ctx.place_at(pobj)
+        if actor is not None and (place is None or place.feature == "country"):
+            return pobj
+    return None
+
+
+#: Prepositions of a complaint's or inquiry's matter ("complained to the UN over Israeli raids", "opened an
+#: inquiry into killings by X"): the party named there, or whose act is named there, is accused; the
+#: to-phrase only says who heard it.
+_MATTER_PREPS = ("over", "about", "against", "at", "into")
+
+
+def _accused(trigger: Token, ctx: DocContext, source: Actor | None) -> list[Token] | None:
+    for _, pobj in _pobjs(trigger, _MATTER_PREPS):
+        actor = ctx.actor_at(pobj)
+        token = pobj if actor is not None else _owner_of(pobj, ctx)
+        found = ctx.actor_at(token) if token is not None else None
+        if token is not None and found is not None and not _same_actor(found, source):
+            return _with_conjuncts(token)
     return None
 
 
