@@ -436,8 +436,9 @@ def run_head_classify(gold_path: str | Path, model_dir: str | Path, *, limit: in
     started = time.perf_counter()
     learned = LearnedCoder(model_dir)
     texts = [str(g["text"]) for g in gold]
-    outputs = rule_outputs(texts) if learned.head.uses_rules else [(None, [])] * len(texts)
-    verdicts = learned.judge(texts, [o[0] for o in outputs], [o[1] for o in outputs])
+    outputs = rule_outputs(texts) if learned.head.uses_rules else []
+    verdicts = learned.judge(texts, [o.top for o in outputs] or [None] * len(texts),
+                             [o.types for o in outputs] or [[] for _ in texts])
     if progress:
         progress(len(gold), len(gold))
     pred = [{"id": str(g["id"]), "label": v.label, "source": "head", "probability": round(v.probability, 4)}

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tidings.coder import NONE, Head, isotonic_curve, plover_types, reliability, shared_encoder
 from tidings.errors import TidingsError
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from tidings.pipeline import Engine
 
-__all__ = ["TrainReport", "read_gold", "rule_outputs", "train_head"]
+__all__ = ["RuleCoding", "TrainReport", "read_gold", "rule_outputs", "train_head"]
 
 TRAIN_FAILED = "E502"
 
@@ -62,18 +62,31 @@ def read_gold(path: Path | str, label: str = "label", text: str = "text") -> lis
     return rows
 
 
-def rule_outputs(texts: Sequence[str], engine: Engine | None = None) -> list[tuple[str | None, list[str]]]:
-    """For each text, analysed alone by the rule coder: (the most confident event's type, all types found)."""
+class RuleCoding(NamedTuple):
+    """What the rule coder made of one text, as the learned layer sees it: the acts before the strict-PLOVER
+    intent step (:mod:`tidings.intent`), and how that step recoded them (act type → code)."""
+
+    top: str | None                 # the most confident event's type
+    types: list[str]                # every type found
+    recoded: dict[str, str]         # e.g. {"RETREAT": "AGREE"} for "will release"
+
+
+def rule_outputs(texts: Sequence[str], engine: Engine | None = None) -> list[RuleCoding]:
+    """For each text, analysed alone by the rule coder: what the learned layer reads (:class:`RuleCoding`).
+    The layer judges events before the intent step recodes promises and refusals, so the acts are reported
+    (``why["intended"]``), and the recoding beside them."""
     from tidings.pipeline import Engine
     from tidings.records import Document
     from tidings.settings import Settings
 
     engine = engine or Engine(Settings(coder_mode="rules"))
-    out: list[tuple[str | None, list[str]]] = []
+    out: list[RuleCoding] = []
     documents = [Document.from_text(t) for t in texts]
     for analysis in engine.analyze_many(documents):
         events = sorted(analysis.events, key=lambda e: -e.confidence)
-        out.append((events[0].type if events else None, sorted({e.type for e in events})))
+        acts = [str((e.why.get("intended") or {}).get("type") or e.type) for e in events]
+        recoded = {act: e.type for act, e in zip(acts, events, strict=True) if act != e.type}
+        out.append(RuleCoding(acts[0] if acts else None, sorted(set(acts)), recoded))
     return out
 
 
@@ -136,10 +149,11 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
                 input=encoder_output)
     if rules:
         outputs = rule_outputs(texts, engine)
-        candidates = [o[0] for o in outputs]
-        found = [o[1] for o in outputs]
+        candidates = [o.top for o in outputs]
+        found = [o.types for o in outputs]
+        recodes = [o.recoded for o in outputs]
     else:
-        candidates, found = [None] * len(texts), [[] for _ in texts]
+        candidates, found, recodes = [None] * len(texts), [[] for _ in texts], [{} for _ in texts]
     features = head.features(vectors, candidates, found)
 
     oof: list[dict[str, Any]] = []
@@ -153,7 +167,7 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
         tried: dict[tuple[float, bool], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         for value in ([c] if c is not None else C_GRID):
             for weigh in ([balanced] if balanced is not None else [False, True]):
-                run = _out_of_fold(features, labels, test_sets, value, seed, rows, candidates, weigh)
+                run = _out_of_fold(features, labels, test_sets, value, seed, rows, candidates, weigh, recodes)
                 tried[value, weigh] = (_oof_scores(run, folds), run)
                 if progress:
                     progress(f"C={value:g}{' balanced' if weigh else ''}: out-of-fold weighted F1",
@@ -187,8 +201,9 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
 
 def _out_of_fold(features: np.ndarray, labels: Sequence[str], test_sets: Sequence[np.ndarray], c: float,
                  seed: int, rows: Sequence[Mapping[str, Any]], candidates: Sequence[str | None],
-                 balanced: bool = False) -> list[dict[str, Any]]:
-    """Predictions for each test fold by a head fit on every other row."""
+                 balanced: bool = False, recodes: Sequence[Mapping[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Predictions for each test fold by a head fit on every other row (``recode``: how the intent step
+    recoded the rules' acts in that row, for scoring the pipeline's final codes)."""
     import numpy as np
 
     oof = []
@@ -200,7 +215,8 @@ def _out_of_fold(features: np.ndarray, labels: Sequence[str], test_sets: Sequenc
         for row_index, p in zip((int(i) for i in test), model.predict_proba(features[test]), strict=True):
             best = int(p.argmax())
             oof.append({"id": rows[row_index]["id"], "gold": labels[row_index], "predicted": classes[best],
-                        "probability": float(p[best]), "rule": candidates[row_index] or NONE, "fold": number})
+                        "probability": float(p[best]), "rule": candidates[row_index] or NONE, "fold": number,
+                        "recode": dict(recodes[row_index]) if recodes is not None else {}})
     return oof
 
 
