@@ -43,8 +43,9 @@ from starlette.exceptions import HTTPException
 
 from tidings.api_docs import mount_api_docs
 from tidings.api_guard import MAX_JSON_DEPTH, NO_CONTROLS, check_request, error_details, json_too_deep, scrub
+from tidings.api_rows import event_json, flat_row_json, parse
 from tidings.errors import InputError, StoreError, TidingsError
-from tidings.export import export_events, flat_event
+from tidings.export import export_events
 from tidings.ingest import InputFailure, read_jsonl, read_text
 from tidings.records import MODALITIES, Analysis, Document, Event, Modality, Source
 from tidings.store import Store, document_known_by, documents_table, events_table, reported_by
@@ -365,31 +366,11 @@ def _summary(doc: Document) -> DocumentSummary:
                            chars=len(doc.text))
 
 
-def flat_row(event: Event, independent_sources: int | None = None) -> dict[str, Any]:
-    """The CSV row of an event, JSON-ready, plus what a map marker needs that CSV lacks."""
-    row = flat_event(event)
-    for key in ("date_start", "date_end"):
-        row[key] = row[key].isoformat() if row[key] else None
-    row["anonymous"] = any(link.anonymous for link in event.attribution)
-    row["independent_sources"] = independent_sources
-    return row
-
-
-_EVENT_KEYS = (*Event.model_fields, *Event.model_computed_fields)
-
-
-def _event_json(stored: str) -> str:
-    """An event's stored JSON as the API answers it: as is when it has every field of today's Event (the
-    store writes ``model_dump_json``), else through the model, which fills what an older tidings did not write.
-    ``json.loads`` costs a third of validating and re-serialising."""
-    if tuple(json.loads(stored)) == _EVENT_KEYS:
-        return stored
-    return Event.model_validate_json(stored).model_dump_json()
-
-
-def _page_json(total: int, limit: int, offset: int, items: Iterator[str], key: str) -> Response:
-    body = f'{{"total":{total},"limit":{limit},"offset":{offset},"{key}":[{",".join(items)}]}}'
-    return Response(body, media_type="application/json")
+def _page_json(total: int, limit: int, offset: int, items: Iterator[bytes], key: str) -> Response:
+    """A page whose items are JSON already (stored, or encoded by :mod:`tidings.api_rows`): joined, not
+    parsed and encoded again."""
+    head = f'{{"total":{total},"limit":{limit},"offset":{offset},"{key}":['.encode()
+    return Response(head + b",".join(items) + b"]}", media_type="application/json")
 
 
 def _pick_format(fmt: str | None, accept: str) -> str:
@@ -706,21 +687,20 @@ def create_app(db: str | None = None, *, engine: Any = None,
         if min_fatalities is not None:
             filters["min_fatalities"] = min_fatalities
         fmt = _pick_format(format, request.headers.get("accept", ""))
-        if fmt == "json" and shape == "full":   # the stored JSON is the answer: no parse, no re-serialisation
+        if fmt == "json":   # the stored JSON is the answer (or its flat row): no Event models built
             stored, total = store.events_page(**filters, limit=limit, offset=offset)
-            response = _page_json(total, limit, offset, map(_event_json, stored), "events")
+            if shape == "full":
+                items = (event_json(s).encode() for s in stored)
+            else:
+                parsed = [parse(s) for s in stored]
+                sources = layer.independent_sources(store, [d["id"] for d in parsed])
+                items = (flat_row_json(s, d, sources.get(d["id"])) for s, d in zip(stored, parsed, strict=True))
+            response = _page_json(total, limit, offset, items, "events")
             response.headers["X-Total-Count"] = str(total)
             return response
         events = store.events(**filters, limit=limit, offset=offset)
         total = store.count_events(**filters) if len(events) == limit or offset else len(events)
         headers = {"X-Total-Count": str(total)}
-        if fmt == "json":   # flat rows
-            sources = layer.independent_sources(store, [e.id for e in events])
-            items = (json.dumps(flat_row(e, sources.get(e.id)), ensure_ascii=False, separators=(",", ":"))
-                     for e in events)
-            response = _page_json(total, limit, offset, items, "events")
-            response.headers.update(headers)
-            return response
         buffer = io.StringIO()
         export_events(events, fmt, buffer)
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/geo+json"

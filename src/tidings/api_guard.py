@@ -63,11 +63,13 @@ def _invalid(loc: tuple[str, str], message: str, kind: str) -> RequestValidation
     return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
 
 
-def check_request(request: Request) -> None:
+async def check_request(request: Request) -> None:
     """App-wide dependency: unknown query parameters, control characters and over-long values are 422.
 
     Only for the API's own operations (the routes in the schema): the pages (the dashboard at ``/``, ``/docs``)
-    ignore their query string on the server, and the dashboard keeps its filters there (``/?type=ASSAULT``)."""
+    ignore their query string on the server, and the dashboard keeps its filters there (``/?type=ASSAULT``).
+    ``async`` though it never awaits: FastAPI runs a plain ``def`` dependency in its thread pool, a hop to
+    another thread and back on every request for a few dictionary look-ups."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not route.include_in_schema:
         return
