@@ -140,3 +140,19 @@ def test_min_fatalities_filters_the_aggregates_like_the_event_list(client: TestC
     listed = _get(client, "/api/events?min_fatalities=1&limit=1000")
     assert body["total"] == len(killed) == listed["total"]
     assert client.get("/api/aggregates/facets?min_fatalities=-1").status_code == 422
+
+
+@pytest.mark.parametrize(("path", "model"), [
+    ("/api/aggregates/facets?modality=asserted", "Facets"),
+    ("/api/aggregates/map", "MapAggregate"), ("/api/aggregates/map?type=ASSAULT", "MapAggregate"),
+    ("/api/aggregates/timeline", "TimelineAggregate"), ("/api/aggregates/timeline?by=region", "TimelineAggregate"),
+    ("/api/aggregates/network?limit=20", "NetworkAggregate")])
+def test_answers_are_exactly_their_documented_models(client: TestClient, path: str, model: str) -> None:
+    """The aggregates encode plain dicts themselves (no response_model pass): each answer must still be its
+    schema model, field for field (a missing field fails validation, an extra or retyped one the round trip)."""
+    import tidings.api_aggregates as aggregates
+
+    body = _get(client, path)
+    cls = getattr(aggregates, model)
+    assert body == cls.model_validate(body).model_dump(mode="json")
+    assert body[next(iter(cls.model_fields))] is not None

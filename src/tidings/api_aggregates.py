@@ -6,6 +6,11 @@ and capped every view at the newest 5,000; a GROUP BY over the filtered events a
 for every matching event in one query (:meth:`~tidings.store.Store.group_events`). Every endpoint takes
 the filters of ``GET /api/events`` with the same names and meanings, so a view and its download agree.
 
+Answers are encoded here with orjson from plain dicts and returned as a ``Response``: the models below are
+the schema (``response_model``), but building 30k of them and having FastAPI validate and serialise them
+again cost more than the counting (``docs/benchmarks.md``, issue 16). The dicts have the models' fields in
+their order; ``tests/test_aggregates.py`` validates answers against the models.
+
 Fatalities: summed where the store's events carry a ``fatalities`` column (``fatalities_available`` in
 each answer says whether they do); until then the sums are ``null`` and the dashboard offers events only.
 """
@@ -16,8 +21,9 @@ import datetime as dt
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -75,6 +81,11 @@ Filters = Annotated[EventFilters, Depends(event_filters)]
 
 def _store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
+
+
+def _answer(body: dict[str, Any]) -> Response:
+    """``body`` (plain values, dates included) as the JSON answer, without FastAPI's validation pass."""
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def _add(counter: dict[str, int], key: str | None, n: int) -> None:
@@ -151,35 +162,39 @@ class MapAggregate(BaseModel):
 
 
 @router.get("/api/aggregates/map", response_model=MapAggregate, responses=_ERRORS)
-def map_aggregate(request: Request, filters: Filters) -> MapAggregate:
+def map_aggregate(request: Request, filters: Filters) -> Response:
     """Matching events per place (with its precision level), and totals per admin1, for the map."""
     by = ["place_geonameid", "place_name", "place_country", "place_country3", "place_admin1", "place_lat",
           "place_lon", "type", "modality"]
     store = _store(request)
     rows, has_fatalities = store.group_events(by, sum_fatalities=True, **filters)
-    levels = store.place_levels({(r.place_name, r.place_geonameid) for r in rows
-                                 if r.place_name is not None and r.place_lat is not None})
     places: dict[str, dict[str, Any]] = {}
     total = 0
-    for r in rows:
-        total += r.events
-        if r.place_lat is None or r.place_lon is None:
+    # Rows unpacked as tuples: a Row's attribute look-up per column was most of the loop's time (30k rows).
+    table = cast("list[tuple[Any, ...]]", rows)
+    for geonameid, name, country, country3, admin1, lat, lon, type_, modality, events, fatalities in table:
+        total += events
+        if lat is None or lon is None:
             continue
-        key = f"{r.place_geonameid}" if r.place_geonameid is not None else f"{r.place_name}@{r.place_lat},{r.place_lon}"
+        key = f"{geonameid}" if geonameid is not None else f"{name}@{lat},{lon}"
         p = places.get(key)
         if p is None:
-            level = levels.get((r.place_name, r.place_geonameid), "city")
-            p = places[key] = {"key": key, "geonameid": r.place_geonameid, "name": r.place_name,
-                               "country": r.place_country, "country3": r.place_country3, "admin1": r.place_admin1,
-                               "lat": r.place_lat, "lon": r.place_lon, "level": level, "area": level in AREA_LEVELS,
-                               "events": 0, "fatalities": None, "types": {}, "modalities": {}}
-        p["events"] += r.events
-        p["fatalities"] = _plus(p["fatalities"], r.fatalities)
-        _add(p["types"], r.type, r.events)
-        _add(p["modalities"], r.modality, r.events)
+            p = places[key] = {"key": key, "geonameid": geonameid, "name": name, "country": country,
+                               "country3": country3, "admin1": admin1, "lat": lat, "lon": lon, "level": "city",
+                               "area": False, "events": 0, "fatalities": None, "types": {}, "modalities": {}}
+        p["events"] += events
+        if fatalities is not None:
+            p["fatalities"] = (p["fatalities"] or 0) + fatalities
+        _add(p["types"], type_, events)
+        _add(p["modalities"], modality, events)
+    levels = store.place_levels({(p["name"], p["geonameid"]) for p in places.values() if p["name"] is not None})
+    for p in places.values():
+        p["level"] = level = levels.get((p["name"], p["geonameid"]), "city")
+        p["area"] = level in AREA_LEVELS
     found = sorted(places.values(), key=lambda p: (-p["events"], p["key"]))
-    return MapAggregate(total=total, placed=sum(p["events"] for p in found), fatalities_available=has_fatalities,
-                        places=[MapPlace(**p) for p in found], admin1=_admin1_totals(found))
+    return _answer({"total": total, "placed": sum(p["events"] for p in found),
+                    "fatalities_available": has_fatalities, "places": found,
+                    "admin1": [t.model_dump() for t in _admin1_totals(found)]})
 
 
 def _admin1_totals(places: list[dict[str, Any]]) -> list[Admin1Total]:
@@ -242,27 +257,28 @@ class TimelineAggregate(BaseModel):
 def timeline_aggregate(request: Request, filters: Filters,
                        by: Annotated[Literal["type", "region"], Query(
                            description="Stack by PLOVER type or by world region of the place.")] = "type"
-                       ) -> TimelineAggregate:
+                       ) -> Response:
     """Matching events per date (range) and type or region, with the bulk of the dates (outliers apart)."""
     key_column = "type" if by == "type" else "place_country"
-    rows, has_fatalities = _store(request).group_events(["date_start", "date_end", "granularity", key_column],
+    # In the order of the index that covers it unfiltered (granularity first: see migrations/v004).
+    rows, has_fatalities = _store(request).group_events(["granularity", "date_start", "date_end", key_column],
                                                         sum_fatalities=True, **filters)
     merged: dict[tuple[dt.date, dt.date, str, str], list[Any]] = {}
     total = undated = 0
-    for r in rows:
-        total += r.events
-        if r.date_start is None:
-            undated += r.events
+    for granularity, start, end, column, events, fatalities in cast("list[tuple[Any, ...]]", rows):
+        total += events
+        if start is None:
+            undated += events
             continue
-        key = r.type if by == "type" else _region(r.place_country)
-        end = r.date_end or r.date_start
-        slot = merged.setdefault((r.date_start, end, r.granularity, key), [0, None])
-        slot[0] += r.events
-        slot[1] = _plus(slot[1], r.fatalities)
-    bins = [TimeBin(start=s, end=e, granularity=g, key=k, events=n, fatalities=f)
+        key = column if by == "type" else _region(column)
+        slot = merged.setdefault((start, end or start, granularity, key), [0, None])
+        slot[0] += events
+        slot[1] = _plus(slot[1], fatalities)
+    bins = [{"start": s, "end": e, "granularity": g, "key": k, "events": n, "fatalities": f}
             for (s, e, g, k), (n, f) in sorted(merged.items())]
-    return TimelineAggregate(total=total, undated=undated, by=by, fatalities_available=has_fatalities, bins=bins,
-                             bulk=bulk_range([(b.start, b.events) for b in bins]))
+    bulk = bulk_range([(b["start"], b["events"]) for b in bins])
+    return _answer({"total": total, "undated": undated, "by": by, "fatalities_available": has_fatalities,
+                    "bins": bins, "bulk": bulk.model_dump() if bulk else None})
 
 
 def _region(iso2: str | None) -> str:
@@ -325,7 +341,7 @@ def network_aggregate(request: Request, filters: Filters,
                       min_events: Annotated[int, Query(ge=1, le=10**9, description="Only actors in at least "
                                                        "this many events.")] = 1,
                       limit: Annotated[int, Query(ge=1, le=NETWORK_MAX_NODES, description="The most actors, "
-                                                  "busiest first.")] = 100) -> NetworkAggregate:
+                                                  "busiest first.")] = 100) -> Response:
     """Who acts on whom: actors by name and code, edges source → target with their types."""
     by = ["source_name", "source_code", "source_country", "target_name", "target_code", "target_country", "type"]
     rows, _ = _store(request).group_events(by, **filters)
@@ -334,28 +350,34 @@ def network_aggregate(request: Request, filters: Filters,
 
     def node(name: str, code: str | None, country: str | None) -> dict[str, Any]:
         key = _actor_id(name, code)
-        return nodes.setdefault(key, {"id": key, "name": name, "code": code, "country": country, "events": 0,
-                                      "neighbours": set()})
+        found = nodes.get(key)
+        if found is None:
+            found = nodes[key] = {"id": key, "name": name, "code": code, "country": country, "events": 0,
+                                  "neighbours": set()}
+        return found
 
-    for r in rows:
-        s = node(r.source_name, r.source_code, r.source_country) if r.source_name else None
-        t = node(r.target_name, r.target_code, r.target_country) if r.target_name else None
-        for n in {id(x): x for x in (s, t) if x is not None}.values():
-            n["events"] += r.events
+    table = cast("list[tuple[Any, ...]]", rows)
+    for s_name, s_code, s_country, t_name, t_code, t_country, type_, events, _ in table:
+        s = node(s_name, s_code, s_country) if s_name else None
+        t = node(t_name, t_code, t_country) if t_name else None
+        if s is not None:
+            s["events"] += events
+        if t is not None and t is not s:
+            t["events"] += events
         if s is None or t is None or s is t:
             continue   # a self-loop counts for its actor, and draws no edge
         s["neighbours"].add(t["id"])
         t["neighbours"].add(s["id"])
         edge = edges.setdefault((s["id"], t["id"]), {"source": s["id"], "target": t["id"], "events": 0, "types": {}})
-        edge["events"] += r.events
-        _add(edge["types"], r.type, r.events)
+        edge["events"] += events
+        _add(edge["types"], type_, events)
     ranked = sorted((n for n in nodes.values() if n["events"] >= min_events), key=lambda n: (-n["events"], n["id"]))
     kept = {n["id"] for n in ranked[:limit]}
-    return NetworkAggregate(
-        total_nodes=len(ranked),
-        nodes=[ActorNode(**{k: v for k, v in n.items() if k != "neighbours"}, degree=len(n["neighbours"]))
-               for n in ranked[:limit]],
-        edges=[ActorEdge(**e) for e in edges.values() if e["source"] in kept and e["target"] in kept])
+    return _answer({
+        "total_nodes": len(ranked),
+        "nodes": [{**{k: v for k, v in n.items() if k != "neighbours"}, "degree": len(n["neighbours"])}
+                  for n in ranked[:limit]],
+        "edges": [e for e in edges.values() if e["source"] in kept and e["target"] in kept]})
 
 
 # ---------------------------------------------------------------------------------------------- export
