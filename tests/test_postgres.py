@@ -167,3 +167,18 @@ def test_postgresql_batch_resumes_from_the_store(pg_schema_url: str, tmp_path: P
     assert (first.done, again.done, again.skipped) == (3, 0, 3)
     with Store(pg_schema_url) as store:
         assert store.stats()["documents"] == 3
+
+
+def test_postgresql_bulk_documents_read_back_equal(pg_schema_url: str) -> None:
+    """A batch large enough for the COPY path (store._PG_COPY_DOCUMENTS) stores what a single save stores."""
+    from tidings import store as store_module
+
+    corpus = _corpus(0, store_module._PG_COPY_DOCUMENTS + 10, 0)
+    with Store(pg_schema_url) as store:
+        assert store.save_many(corpus) == len(corpus)
+        store.save_many(corpus)                          # replaced, not duplicated
+        assert store.stats()["documents"] == len(corpus)
+        for analysis in corpus:
+            back = store.analysis(analysis.document.id)
+            assert back is not None and back.document == analysis.document
+            assert [e.model_dump() for e in back.events] == [e.model_dump() for e in analysis.events]

@@ -20,7 +20,8 @@ Why it looks the way it does:
 * **SQLite specifics are fenced.** PRAGMAs, ``BEGIN IMMEDIATE`` and FTS5 live behind ``self._sqlite``.
 * **PostgreSQL is a first-class backend** (``postgresql://`` URLs, psycopg 3, ``tidings[postgres]``): the same
   tables, full-text search through a generated ``tsvector`` column with a GIN index (the same query syntax as
-  FTS5, translated, see :func:`_pg_tsquery`), child rows written with ``COPY``, and concurrent writers made
+  FTS5, translated, see :func:`_pg_tsquery`), documents (through a staging table) and child rows written
+  with ``COPY``, and concurrent writers made
   safe by row locks: a save upserts its documents first (sorted, so two writers never deadlock), so a second
   writer of the same document waits, then replaces — nothing lost, nothing twice. ``busy_timeout`` becomes
   ``lock_timeout``. Any other SQLAlchemy URL gets the same tables and a LIKE-based text search.
@@ -634,6 +635,20 @@ def _copy_rows(conn: Connection, table: str, columns: tuple[str, ...], rows: lis
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
+# PostgreSQL bulk path for documents (Store._write_batch_pg): a temporary table per session, emptied at each
+# commit, that COPY fills; one INSERT ... SELECT then upserts in id order. Below this many documents a
+# batch (a single save) upserts with parameters: no staging table for one article.
+_PG_COPY_DOCUMENTS = 50
+_PG_STAGING = "tidings_documents_staging"
+_DOC_NAMES = ", ".join(f'"{c}"' for c in ("key", *_DOCUMENT_COLUMNS))
+_PG_STAGING_DDL = (f'CREATE TEMPORARY TABLE IF NOT EXISTS "{_PG_STAGING}" AS SELECT {_DOC_NAMES} FROM documents '
+                   "WITH NO DATA")
+_PG_UPSERT_STAGED = (
+    f'INSERT INTO documents ({_DOC_NAMES}) SELECT {_DOC_NAMES} FROM "{_PG_STAGING}" ORDER BY id '
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f'"{c}" = excluded."{c}"' for c in ("key", *_DOCUMENT_COLUMNS) if c != "id"))
+
+
 # ------------------------------------------------------------------------------------------------ store
 
 class Store:
@@ -959,11 +974,21 @@ class Store:
         keys = sorted(conn.scalars(sa.text(
             "SELECT nextval(pg_get_serial_sequence('documents', 'key')) FROM generate_series(1, :n)"),
             {"n": len(batch.documents)}))
-        rows = sorted(({"key": key, **dict(zip(_DOCUMENT_COLUMNS, row, strict=True))}
-                       for key, row in zip(keys, batch.documents, strict=True)), key=lambda r: r["id"])
-        stmt = postgresql.insert(documents_table)
-        updates = {c: stmt.excluded[c] for c in ("key", *_DOCUMENT_COLUMNS) if c != "id"}
-        conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=updates), rows)
+        if len(batch.documents) >= _PG_COPY_DOCUMENTS:
+            # COPY into a session's staging table, then one INSERT ... SELECT ... ORDER BY id upserts them all:
+            # the same rows and the same lock order as the statement below, without a round of parameter
+            # binding per document (articles are the largest rows the store writes).
+            conn.exec_driver_sql(_PG_STAGING_DDL)
+            _copy_rows(conn, _PG_STAGING, ("key", *_DOCUMENT_COLUMNS),
+                       [(key, *row) for key, row in zip(keys, batch.documents, strict=True)])
+            conn.exec_driver_sql(_PG_UPSERT_STAGED)
+            conn.exec_driver_sql(f'TRUNCATE "{_PG_STAGING}"')
+        else:
+            rows = sorted(({"key": key, **dict(zip(_DOCUMENT_COLUMNS, row, strict=True))}
+                           for key, row in zip(keys, batch.documents, strict=True)), key=lambda r: r["id"])
+            stmt = postgresql.insert(documents_table)
+            updates = {c: stmt.excluded[c] for c in ("key", *_DOCUMENT_COLUMNS) if c != "id"}
+            conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=updates), rows)
         self._delete_children(conn, batch.doc_ids)
         for table, columns, children in batch.tables()[1:]:
             _copy_rows(conn, table.name, columns, children)
