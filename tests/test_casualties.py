@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 import tidings.store as store_module
 from casualty_support import case_failures, figures, load_cases
+from tidings.components import FUTURE_PUBLICATION
+from tidings.components import with_publication_date as _with_publication_date
 from tidings.export import acled_row, export_events, flat_event
-from tidings.pipeline import FUTURE_PUBLICATION, _with_publication_date
 from tidings.records import Analysis, Casualty, Document, Event, Place, Source, Span, When
 from tidings.store import SCHEMA_VERSION, Store
 

@@ -35,7 +35,7 @@ from tidings.modality import modality_of, tense_of
 from tidings.records import Actor, Event, Place, Source, Span, When
 from tidings.settings import DATA_DIR
 
-__all__ = ["Trigger", "TriggerTable", "code_sentence"]
+__all__ = ["Coding", "Sentence", "Trigger", "TriggerTable", "code_as", "code_sentence"]
 
 # Prepositions that locate an event, best first.
 _LOCATIVE = ("in", "at", "near", "outside", "inside", "around", "across", "into", "on", "from", "to", "towards",
@@ -621,21 +621,35 @@ def _own_subtree_chars(trigger: Token) -> list[tuple[int, int]]:
 
 # --- assembling events --------------------------------------------------------------------------
 
-def code_sentence(
-    sentence: SpacySpan,
-    number: int,
-    ctx: DocContext,
-    triggers: TriggerTable,
-    cues: Cues,
-    attributions: list[Attribution],
-    doc_chain: list[Source],
-    coder: str,
-    doc_id: str,
-) -> list[Event]:
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence as the event coder reads it: the parse, its number, and who speaks over which tokens."""
+
+    span: SpacySpan
+    number: int
+    attributions: list[Attribution]
+
+
+@dataclass(frozen=True)
+class Coding:
+    """What coding every sentence of one document reads, the same for each: the document's names
+    (:class:`tidings.mentions.DocContext`), the cue lists, the article's own attribution chain, and how the
+    events are stamped (coder name, document id). Built once per document by the events component."""
+
+    ctx: DocContext
+    cues: Cues
+    doc_chain: list[Source]
+    coder: str
+    doc_id: str
+    intent_lemmas: frozenset[str] = frozenset()
+
+
+def code_sentence(sentence: Sentence, coding: Coding, triggers: TriggerTable) -> list[Event]:
     """All events of one sentence."""
     events: list[Event] = []
     consumed: set[int] = set()
-    for token in sentence:
+    cues = coding.cues
+    for token in sentence.span:
         if token.i in consumed or token.dep_ == "compound":
             continue
         rule = triggers.match(token)
@@ -644,8 +658,7 @@ def code_sentence(
         rule = triggers.refine(token, rule)
         if rule.object is not None:
             consumed |= {o.i for o in _objects(token)}
-        events.extend(_events_for(token, rule, sentence, number, ctx, cues, attributions, doc_chain, coder, doc_id,
-                                  triggers.intent_lemmas))
+        events.extend(_events_for(token, rule, sentence, coding))
     return events
 
 
@@ -667,11 +680,10 @@ def _purpose_of_speech(token: Token, cues: Cues) -> bool:
     return token.dep_ in ("xcomp", "advcl") and token.head.lemma_.lower() in cues.reporting_verbs
 
 
-def _events_for(
-    trigger: Token, rule: Trigger, sentence: SpacySpan, number: int, ctx: DocContext, cues: Cues,
-    attributions: list[Attribution], doc_chain: list[Source], coder: str, doc_id: str,
-    intent_lemmas: frozenset[str] = frozenset(),
-) -> list[Event]:
+def _events_for(trigger: Token, rule: Trigger, coded: Sentence, coding: Coding) -> list[Event]:
+    sentence, number, attributions = coded.span, coded.number, coded.attributions
+    ctx, cues, doc_chain, coder, doc_id = coding.ctx, coding.cues, coding.doc_chain, coding.coder, coding.doc_id
+    intent_lemmas = coding.intent_lemmas
     is_noun = trigger.pos_ in ("NOUN", "PROPN")
     roles = (_noun_roles if is_noun else _verb_roles)(trigger, ctx, cues, rule)
     # Targets: actors stay targets; places among them become the event's place.
@@ -782,19 +794,15 @@ def codable(sentence: SpacySpan, ctx: DocContext, cues: Cues) -> bool:
     return False
 
 
-def code_as(
-    sentence: SpacySpan, number: int, ctx: DocContext, type_: str, cues: Cues, attributions: list[Attribution],
-    doc_chain: list[Source], coder: str, doc_id: str, intent_lemmas: frozenset[str] = frozenset(),
-) -> list[Event]:
+def code_as(sentence: Sentence, coding: Coding, type_: str) -> list[Event]:
     """Events of type ``type_`` on the sentence's main verb, with roles, place, date and chain found by the
     rules: how an event the learned layer sees, and no trigger row matched, gets its evidence."""
-    verb = main_verb(sentence, cues)
+    verb = main_verb(sentence.span, coding.cues)
     if verb is None:
         return []
     rule = Trigger(lemma=verb.lemma_.lower(), pos=verb.pos_, type=type_, mode=None, cameo=None, particle=None,
                    object=None, not_object=frozenset(), prep=None, weight=0.5)
-    return _events_for(verb, rule, sentence, number, ctx, cues, attributions, doc_chain, coder, doc_id,
-                       intent_lemmas)
+    return _events_for(verb, rule, sentence, coding)
 
 
 def retyped(event: Event, type_: str, confidence: float, why: dict[str, Any]) -> Event:

@@ -21,7 +21,7 @@ from tidings.places import Gazetteer, context_of, resolve_document
 from tidings.records import Actor, Mention, Place, Span, When
 from tidings.toponyms import PLACE_LABELS, WEAK_STEPS, Toponym, find_toponyms, steps_enabled
 
-__all__ = ["DocContext", "TimeMention", "token_span"]
+__all__ = ["DocContext", "TimeMention", "actor_mention", "token_span"]
 
 ACTOR_LABELS = {"PERSON", "ORG", "NORP", "GPE"}
 _PARTITIVE = {"some", "part", "one", "many", "most", "all", "several", "few", "none", "each", "both", "dozens",
@@ -320,12 +320,13 @@ class DocContext:
             if actor is not None:
                 self._last_subject.append((sentence.start, actor))
 
-    def record_actor(self, actor: Actor, label: str, sentence: int) -> None:
-        if actor.span is not None:
-            self.mentions.append(Mention(
-                kind="actor", span=actor.span, label=label, sentence=sentence,
-                value={"code": actor.code, "name": actor.name, "country": actor.country, "known": actor.known},
-            ))
+
+def actor_mention(actor: Actor, role: str, sentence: int) -> Mention | None:
+    """The mention of an event's actor (``role``: source or target), where its name is in the text."""
+    if actor.span is None:
+        return None
+    return Mention(kind="actor", span=actor.span, label=role, sentence=sentence,
+                   value={"code": actor.code, "name": actor.name, "country": actor.country, "known": actor.known})
 
 
 def _clause_subject(token: Token) -> Token | None:

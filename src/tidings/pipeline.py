@@ -1,6 +1,8 @@
 """The Engine: the one place that knows the order of the stages.
 
-``ingest → nlp (spaCy, batched) → mentions (actors, places, times) → attribution → events → casualties``.
+``read → nlp (spaCy, batched) → publication date → names (places, times, actors) → attribution → events →
+learned layer → intentions (strict PLOVER) → casualties → mentions``: the parse here, the rest the components registered in
+:data:`STAGES` (:mod:`tidings.components`), each called as ``stage(doc, state)``.
 The model and the data tables are loaded once per process and shared by every call.
 """
 
@@ -12,37 +14,46 @@ import re
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc
 
-from tidings import when as time_rules
 from tidings.actors import ActorDictionary
-from tidings.attribution import attribute_document, document_chain, load_cues
-from tidings.casualties import attach_casualties, load_rules
-from tidings.coder import NONE as NONE_LABEL
-from tidings.events import TriggerTable, codable, code_as, code_sentence, retyped
+from tidings.attribution import load_cues
+from tidings.casualties import load_rules
+from tidings.components import (
+    FUTURE_PUBLICATION,
+    Attributions,
+    Casualties,
+    DocState,
+    Events,
+    Gather,
+    Intentions,
+    Learned,
+    Mentions,
+    Names,
+    PublicationDate,
+    Stage,
+)
+from tidings.events import TriggerTable
 from tidings.ingest import InputFailure, read_text
-from tidings.intent import recode_intentions
-from tidings.mentions import DocContext
-from tidings.nlp import load_nlp, sentences
-from tidings.places import Gazetteer, outlet_country
-from tidings.records import Analysis, Document, Event, Source
+from tidings.nlp import load_nlp
+from tidings.places import Gazetteer
+from tidings.records import Analysis, Document, Event
 from tidings.settings import Settings
 
 if TYPE_CHECKING:
     from tidings.coder import LearnedCoder
 
-__all__ = ["CHUNK_CHARS", "CODING_FAILED", "FUTURE_PUBLICATION", "Engine", "StageTimer", "analyze", "default_engine", "split_text"]
+__all__ = ["CHUNK_CHARS", "CODING_FAILED", "FUTURE_PUBLICATION", "STAGES", "Engine", "StageTimer", "analyze",
+           "default_engine", "split_text"]
 
 log = logging.getLogger("tidings")
 #: Warning prefix (and error code) of a document whose coding raised: a bug, stored and reported.
 CODING_FAILED = "E401"
-#: Warning prefix of a document whose inferred publication date lies after the day it was ingested (rejected).
-FUTURE_PUBLICATION = "E402"
 #: Texts longer than this are parsed in parts cut at paragraph or sentence ends, then joined into one Doc
 #: whose offsets are those of the whole text (spaCy refuses texts over ``nlp.max_length`` with E088, and its
 #: memory grows with the length of one call). Articles are far shorter; only the rare huge text is split.
@@ -79,6 +90,7 @@ class Engine:
             self.casualty_rules = load_rules(self.settings.data_dir)
             self.nlp = load_nlp(self.settings.model, self.settings.data_dir, self.settings.cache_dir)
             self.learned = _load_learned(self.settings)
+        self.stages: list[Stage] = [stage for make in STAGES if (stage := make(self)) is not None]
 
     # --- public ---------------------------------------------------------------------------------
     def analyze(
@@ -182,100 +194,39 @@ class Engine:
         return out
 
     def code(self, document: Document, doc: Doc) -> Analysis:
-        """Run every stage after NLP on ``doc``, a parse of ``document.text`` by :attr:`nlp`.
+        """Run every registered stage after NLP (:data:`STAGES`) on ``doc``, a parse of ``document.text`` by
+        :attr:`nlp`, each on the state the one before returned.
 
         Public for runners that manage their own ``nlp.pipe`` stream (the Ray and local batch engines).
         """
-        timer = self.timer
-        warnings: list[str] = []
-        with timer.stage("time"):
-            document, note = _with_publication_date(document)
-            if note:
-                warnings.append(note)
-            anchor_kind = "inferred" if document.published_inferred else "published"
-        with timer.stage("places"):
-            ctx = DocContext.build(doc, document.published, anchor_kind, self.actors, self.gazetteer,
-                                   outlet_country(url=document.url, outlet=document.outlet, meta=document.meta))
-        with timer.stage("attribution"):
-            doc_chain = document_chain(doc, document, self.cues)
-        per_sentence: list[list[Event]] = []
-        spans = list(sentences(doc))
-        with timer.stage("attribution"):
-            sentence_attributions = attribute_document(spans, self.cues)
-        for number, sentence in enumerate(spans):
-            attributions = sentence_attributions[number]
-            with timer.stage("events"):
-                per_sentence.append(code_sentence(sentence, number, ctx, self.triggers, self.cues, attributions,
-                                                  doc_chain, self.settings.coder, document.id))
-            with timer.stage("actors"):
-                ctx.note_subject(sentence)
-        if self.learned is not None:
-            with timer.stage("learned"):
-                per_sentence = self._learned_pass(spans, per_sentence, sentence_attributions, ctx, doc_chain,
-                                                  document.id)
-        events = [event for found in per_sentence for event in found]
-        if self.settings.strict_plover:
-            with timer.stage("events"):
-                events = recode_intentions(doc, events, self.cues, doc_chain)
-        with timer.stage("casualties"):
-            events = attach_casualties(doc, events, self.casualty_rules)
-        with timer.stage("actors"):
-            for event in events:
-                for role, actor in (("source", event.source_actor), ("target", event.target_actor)):
-                    if actor is not None:
-                        ctx.record_actor(actor, role, event.sentence)
-        for link in doc_chain:
-            if link.span is not None:
-                from tidings.records import Mention
-
-                ctx.mentions.append(Mention(kind="source", span=link.span, label=link.kind,
-                                            value={"name": link.name, "anonymous": link.anonymous}))
-        if document.published is None:
+        state = DocState(document=document)
+        for stage in self.stages:
+            with self.timer.stage(stage.name):
+                state = stage(doc, state)
+        warnings = list(state.warnings)
+        if state.document.published is None:
             warnings.append("no publication date: relative dates are left unresolved")
-        return Analysis(document=document, events=_dedupe(events), mentions=ctx.mentions,
-                        document_chain=doc_chain, warnings=warnings)
+        return Analysis(document=state.document, events=_dedupe(state.events), mentions=state.mentions,
+                        document_chain=state.doc_chain, warnings=warnings)
 
-    def _learned_pass(self, spans: list, per_sentence: list[list[Event]], attributions: list,
-                      ctx: DocContext, doc_chain: list[Source], doc_id: str) -> list[list[Event]]:
-        """The learned layer (:mod:`tidings.coder`) judges every rule event and every sentence the rules left
-        empty whose main verb has an actor for subject or object, in one encoder call: rule events are kept
-        (with the model's confidence), retyped or dropped; an empty sentence the model is sure of is coded on
-        its main verb (:func:`tidings.coder.decide`)."""
-        learned = self.learned
-        assert learned is not None
-        rows: list[tuple[int, Event | None]] = []
-        for number, (sentence, found) in enumerate(zip(spans, per_sentence, strict=True)):
-            if found:
-                rows.extend((number, event) for event in found)
-            elif codable(sentence, ctx, self.cues):
-                rows.append((number, None))
-        if not rows:
-            return per_sentence
-        found_types = [sorted({e.type for e in per_sentence[number]}) for number, _ in rows]
-        numbers = sorted({number for number, _ in rows})
-        vectors = learned.encode([spans[number].text for number in numbers])
-        position = {number: i for i, number in enumerate(numbers)}
-        verdicts = learned.judge_vectors(vectors[[position[number] for number, _ in rows]],
-                                         [event.type if event else None for _, event in rows], found_types)
-        out: list[list[Event]] = [[] for _ in spans]
-        for (number, event), verdict in zip(rows, verdicts, strict=True):
-            coded = learned.decide(event.type if event else None, verdict.label, verdict.probability)
-            if coded == NONE_LABEL:
-                continue   # dropped, or nothing to add
-            why = {**verdict.why(), "model_name": learned.name}
-            if event is None:
-                added = code_as(spans[number], number, ctx, coded, self.cues, attributions[number],
-                                doc_chain, self.settings.coder, doc_id, self.triggers.intent_lemmas)
-                out[number].extend(e.model_copy(update={"confidence": round(verdict.probability, 3),
-                                                        "why": {**e.why, **why}}) for e in added)
-                continue
-            if coded != event.type:
-                out[number].append(retyped(event, coded, round(verdict.probability, 3), why))
-                continue
-            confidence = verdict.probability if verdict.label == event.type else verdict.probability_of(event.type)
-            out[number].append(event.model_copy(update={"confidence": round(confidence, 3),
-                                                        "why": {**event.why, **why}}))
-        return out
+
+#: The stages after the parse, in the order they run: the one place that knows it. Each entry makes its
+#: component from the engine's loaded tables and settings, or None where the settings leave it out (the
+#: learned layer under ``--coder rules``). A new stage is a component (:class:`tidings.components.Stage`)
+#: and a line here.
+STAGES: tuple[Callable[[Engine], Stage | None], ...] = (
+    lambda engine: PublicationDate(),
+    lambda engine: Names(engine.actors, engine.gazetteer),
+    lambda engine: Attributions(engine.cues),
+    lambda engine: Events(engine.triggers, engine.cues, engine.settings.coder),
+    lambda engine: Learned(engine.learned, Events(engine.triggers, engine.cues, engine.settings.coder))
+    if engine.learned is not None else None,
+    lambda engine: Gather(),
+    lambda engine: Intentions(engine.cues) if engine.settings.strict_plover else None,
+    lambda engine: Casualties(engine.casualty_rules),
+    lambda engine: Mentions(),
+)
+
 
 _FORKED_ENGINE: Engine | None = None
 
@@ -346,26 +297,6 @@ def _batched(documents: Iterable[Document], size: int) -> Iterator[list[Document
             batch = []
     if batch:
         yield batch
-
-
-def _with_publication_date(document: Document, today: dt.date | None = None) -> tuple[Document, str | None]:
-    """Infer a missing publication date from the text, marking it inferred.
-
-    An inferred date after the ingest day (``today``, UTC, one day of slack for time zones) is rejected: no
-    report is published after it is read, so such a date can only be a misreading ("2030" in a 2017 text)
-    and would anchor every relative date of the article in the future. The date is kept unknown and the
-    warning (code :data:`FUTURE_PUBLICATION`) says why."""
-    if document.published is not None:
-        return document, None
-    date, reason = time_rules.infer_publication_date(document.text)
-    if date is None:
-        return document, None
-    latest = (today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=1)
-    if date > latest:
-        return document, (f"{FUTURE_PUBLICATION}: publication date inferred as {date.isoformat()} ({reason}) is "
-                          f"after the ingest day; left unknown")
-    return (document.model_copy(update={"published": date, "published_inferred": True}),
-            f"publication date inferred as {date.isoformat()}: {reason}")
 
 
 def _dedupe(events: list[Event]) -> list[Event]:
