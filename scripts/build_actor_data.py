@@ -1,4 +1,4 @@
-"""Build the generated actor tables in ``src/tidings/data/actors/``.
+"""Build the generated actor tables in ``src/tidings/data/en/actors/``.
 
 Two files are generated here; every other file in that folder is written by hand:
 
@@ -32,7 +32,7 @@ from typing import Any
 import pycountry
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT_DIR = ROOT / "src" / "tidings" / "data" / "actors"
+OUT_DIR = ROOT / "src" / "tidings" / "data" / "en" / "actors"
 DEFAULT_EVAL_DIR = ROOT.parent / "shared" / "eval" / "events"
 
 # Capitals are metonyms for a government only where a reader would take them so. Small states' capitals

@@ -19,6 +19,7 @@ from tidings.records import MODALITIES, SourceKind
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "tidings" / "data"
+LANG = DATA / "en"   # the default language's files (data/<lang>/)
 CASES = ROOT / "tests" / "data" / "cases.jsonl"
 SHARED = ROOT.parent / "shared" / "eval" / "events"
 
@@ -83,13 +84,13 @@ def plover() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def verbs() -> list[dict[str, Any]]:
-    lines = (DATA / "verbs.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (LANG / "verbs.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
 @pytest.fixture(scope="module")
 def cues() -> dict[str, Any]:
-    return json.loads((DATA / "cues.json").read_text(encoding="utf-8"))
+    return json.loads((LANG / "cues.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -640,11 +641,11 @@ def test_reference_matcher() -> None:
 
 
 def test_casualties_file_is_consistent() -> None:
-    """data/casualties.json: every kind is a record kind, every qualifier a record qualifier, numbers are
+    """data/en/casualties.json: every kind is a record kind, every qualifier a record qualifier, numbers are
     positive, no word is both a number and a qualifier, and the people nouns are lower case and unique."""
     from tidings.records import CASUALTY_KINDS, Qualifier
 
-    data = json.loads((DATA / "casualties.json").read_text("utf-8"))
+    data = json.loads((LANG / "casualties.json").read_text("utf-8"))
     assert set(data["kinds"]) == set(CASUALTY_KINDS)
     assert all(words["after"] or words["before"] for words in data["kinds"].values())
     qualifiers = {k: v for k, v in data["qualifiers"].items() if k != "why"}

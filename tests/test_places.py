@@ -15,7 +15,7 @@ import pytest
 from tidings import places
 from tidings.places import Gazetteer, context_of, fold, resolve_document
 from tidings.records import Place, Span
-from tidings.settings import DATA_DIR
+from tidings.settings import LANGUAGE_DIR
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "iran-syria-evacuation.txt"
 SAMPLE_CONTEXT = ["SY", "IR", "IQ", "LB", "SY", "SY"]
@@ -327,8 +327,8 @@ def test_curated_data_is_well_formed() -> None:
     import json
 
     for name in ("aliases.jsonl", "regions.jsonl"):
-        for line in (DATA_DIR / "places" / name).read_text(encoding="utf-8").splitlines():
+        for line in (LANGUAGE_DIR / "places" / name).read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             assert isinstance(record, dict)
-    rules = json.loads((DATA_DIR / "places" / "rules.json").read_text(encoding="utf-8"))
+    rules = json.loads((LANGUAGE_DIR / "places" / "rules.json").read_text(encoding="utf-8"))
     assert {"articles", "admin_words", "city_words", "pattern_stoplist"} <= set(rules)

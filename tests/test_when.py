@@ -12,6 +12,7 @@ import pytest
 
 from tidings import when
 from tidings.records import When
+from tidings.settings import LANGUAGE_DIR
 from tidings.when import find_times, infer_publication_date, resolve
 
 D = dt.date
@@ -198,7 +199,7 @@ MON, TUE, WED = D(2024, 12, 9), D(2024, 12, 10), D(2024, 12, 11)
     ("between 2011 and 2014", SAT, None, (D(2011, 1, 1), D(2014, 12, 31), "range")),
     ("2011-14", SAT, None, (D(2011, 1, 1), D(2014, 12, 31), "range")),
     ("from Friday to Sunday", D(2024, 12, 9), None, (D(2024, 12, 6), D(2024, 12, 8), "range")),
-    # holidays (data/time.json)
+    # holidays (data/en/time.json)
     ("Christmas", SAT, "future", (D(2024, 12, 25), D(2024, 12, 25), "day")),
     ("Christmas Day", D(2025, 1, 3), None, (D(2024, 12, 25), D(2024, 12, 25), "day")),
     ("New Year's Eve", D(2025, 1, 2), "past", (D(2024, 12, 31), D(2024, 12, 31), "day")),
@@ -438,7 +439,7 @@ def test_infer_publication_date_declines(text: str) -> None:
 # --- data ---------------------------------------------------------------------------------------------
 
 def test_time_data_is_well_formed() -> None:
-    raw = json.loads((Path(when.__file__).parent / "data" / "time.json").read_text("utf-8"))
+    raw = json.loads((LANGUAGE_DIR / "time.json").read_text("utf-8"))
     for war in raw["wars"]:
         start = D.fromisoformat(war["start"])
         assert war["keywords"] and start.year >= 1900

@@ -1,6 +1,6 @@
 """Actor dictionary: which actor a noun phrase names, as a CAMEO-style code.
 
-The facts live in ``data/actors/*.jsonl`` (see the README there); this module holds the mechanism:
+The facts live in ``data/en/actors/*.jsonl`` (see the README there); this module holds the mechanism:
 
 * :meth:`ActorDictionary.load` reads the files once into a phrase index (a dict from a normalised,
   accent-folded, lower-cased token sequence to what it means), so :meth:`ActorDictionary.resolve` does a
@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from tidings.records import Actor
+from tidings.settings import LANGUAGE_DIR
 
 __all__ = ["DEFAULT_DATA_DIR", "ActorDataError", "ActorDictionary"]
 
-DEFAULT_DATA_DIR: Final = Path(__file__).parent / "data" / "actors"
+DEFAULT_DATA_DIR: Final = LANGUAGE_DIR / "actors"
 
 # Which file keeps an alias that two files claim: blockers first (an outlet's name must never code as
 # the country in it), then named actors before the countries whose names they contain, hand-written

@@ -22,7 +22,7 @@ from spacy.tokens import Span as SpacySpan
 
 from tidings.nlp import entity_of, sentences
 from tidings.records import Document, Source, Span
-from tidings.settings import DATA_DIR
+from tidings.settings import LANGUAGE_DIR
 
 __all__ = ["Attribution", "Cues", "attribute_document", "chain_for", "document_chain", "find_attributions", "load_cues",
            "merge_chains"]
@@ -32,7 +32,7 @@ _DATELINE = re.compile(r"^\s*[A-Z][A-Za-z .,'/-]{1,60}\((?P<agency>[A-Z][\w .&-]
 
 @dataclass(frozen=True)
 class Cues:
-    """Word lists for attribution and modality, read from ``data/cues.json``."""
+    """Word lists for attribution and modality, read from ``data/en/cues.json``."""
 
     reporting_verbs: frozenset[str]
     hearer_verbs: frozenset[str]
@@ -97,7 +97,7 @@ def _words(data: dict[str, object], key: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=4)
-def load_cues(data_dir: Path = DATA_DIR) -> Cues:
+def load_cues(data_dir: Path = LANGUAGE_DIR) -> Cues:
     """Read ``cues.json``; see ``data/README.md`` for its fields."""
     data = json.loads((data_dir / "cues.json").read_text("utf-8"))
     outlets: dict[str, tuple[str, str]] = {}

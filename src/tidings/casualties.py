@@ -11,7 +11,7 @@ Why token matching over spaCy's parse and not a library: quantity parsers (``qua
 read numbers but not what they count, and the hard part here is the link from a number to a casualty word and
 an event; the parse already made by the pipeline gives the tokens, entity labels (DATE, MONEY, PERCENT ...)
 and the dependency paths, so this stage is a cheap scan over the sentences that have events. The words are
-data (``data/casualties.json``).
+data (``data/en/casualties.json``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
 from tidings.records import Casualty, Event, Span
-from tidings.settings import DATA_DIR
+from tidings.settings import LANGUAGE_DIR
 
 __all__ = ["CasualtyRules", "attach_casualties", "find_figures", "load_rules"]
 
@@ -40,7 +40,7 @@ _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
 
 @dataclass(frozen=True)
 class CasualtyRules:
-    """``data/casualties.json`` made ready for matching: phrases as tuples of lower-case token texts."""
+    """``data/en/casualties.json`` made ready for matching: phrases as tuples of lower-case token texts."""
 
     numbers: dict[tuple[str, ...], int]
     multipliers: dict[str, int]
@@ -62,7 +62,7 @@ def _phrase(text: str) -> tuple[str, ...]:
 
 
 @functools.cache
-def load_rules(data_dir: Path = DATA_DIR) -> CasualtyRules:
+def load_rules(data_dir: Path = LANGUAGE_DIR) -> CasualtyRules:
     """Read ``casualties.json`` (see ``data/README.md``)."""
     data = json.loads((data_dir / "casualties.json").read_text("utf-8"))
     after: dict[tuple[str, ...], str] = {}

@@ -12,7 +12,8 @@ E2xx   store: opening, migrating, reading and writing the database
 E3xx   input: bad arguments or data given by the caller (formats, filters)
 E4xx   coding: E401 a document's analysis raised (a bug; the document is stored without events); E402 (a
        warning) an inferred publication date after the ingest day was rejected (left unknown)
-E5xx   learned coder: E501 model directory unusable, E502 training failed, E503 unknown coder, E504 unknown class weight
+E5xx   learned coder: E501 model directory unusable, E502 training failed, E503 unknown coder, E504 unknown class weight,
+       E505 no knowledge files (``data/<lang>/``) for the language asked for
 E6xx   across articles: watch rules and alert delivery
 ====== ===================================================================
 

@@ -1,7 +1,7 @@
 """Events: trigger words → PLOVER type and mode, roles from the dependency parse, then place, time,
 modality and attribution, each with its evidence span.
 
-Triggers are data (``data/verbs.jsonl``); this module holds the mechanism only:
+Triggers are data (``data/en/verbs.jsonl``); this module holds the mechanism only:
 
 * a trigger is a verb or noun whose lemma has a pattern whose constraints (particle, object,
   preposition) hold;
@@ -33,7 +33,7 @@ from tidings.codebook import codebook
 from tidings.mentions import DocContext, TimeMention, token_span
 from tidings.modality import modality_of, tense_of
 from tidings.records import Actor, Event, Place, Source, Span, When
-from tidings.settings import DATA_DIR
+from tidings.settings import DATA_DIR, LANGUAGE_DIR
 
 __all__ = ["Coding", "Sentence", "Trigger", "TriggerTable", "code_as", "code_sentence"]
 
@@ -93,7 +93,7 @@ class TriggerTable:
 
     @classmethod
     @lru_cache(maxsize=4)
-    def load(cls, data_dir: Path = DATA_DIR) -> TriggerTable:
+    def load(cls, data_dir: Path = LANGUAGE_DIR) -> TriggerTable:
         rows = []
         with (data_dir / "verbs.jsonl").open(encoding="utf-8") as fh:
             for line_number, line in enumerate(fh, 1):
@@ -107,7 +107,7 @@ class TriggerTable:
                     not_object=frozenset(o.lower() for o in (r.get("not_object") or [])),
                     prep=(r.get("prep") or None), weight=float(r.get("weight", 1.0)), row=line_number,
                 ))
-        plover = json.loads((data_dir / "plover.json").read_text("utf-8"))
+        plover = json.loads((DATA_DIR / "plover.json").read_text("utf-8"))   # the codebook: one for every language
         cues = json.loads((data_dir / "cues.json").read_text("utf-8"))
         table = cls(rows, plover.get("mode_modifiers", {}), plover.get("type_modifiers", {}))
         table.transparent = frozenset(cues.get("transparent_nouns", {}).get("lemmas", [])) | _QUANTITY_NOUNS

@@ -1,6 +1,6 @@
 """How sure, and whether it is news: negated, future, hedged, historical, reported or asserted.
 
-The cues come from ``data/cues.json``. They are looked for on the trigger and on the verbs that
+The cues come from ``data/en/cues.json``. They are looked for on the trigger and on the verbs that
 govern it up to the nearest reporting verb ("officials said Iran *may withdraw*" is hedged;
 "officials *may* say Iran withdrew" is not about the withdrawal). Background history — present
 perfect with "long", "throughout the war", "during the height of the civil war", "previously" — is

