@@ -10,10 +10,10 @@ from tidings.ingest.readers import (
     InputFailure,
     InputItem,
     read_html,
-    read_inputs,
     read_jsonl,
     read_text,
 )
+from tidings.ingest.sources import read_inputs
 
 __all__ = [
     "MAX_BYTES",

@@ -6,16 +6,16 @@ import datetime as dt
 import json
 import os
 import re
-import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from tidings.ingest.checks import decode_text, looks_binary, looks_english, parse_published
 from tidings.records import Document
 
-__all__ = ["MAX_BYTES", "MAX_CHARS", "InputFailure", "InputItem", "read_html", "read_inputs", "read_jsonl", "read_text"]
+__all__ = ["MAX_BYTES", "MAX_CHARS", "InputFailure", "InputItem", "read_html", "read_jsonl", "read_path", "read_stream",
+           "read_text", "readable_suffix"]
 
 #: Articles are rarely above 200 kB; anything over this is almost surely not one article.
 MAX_BYTES = 10 * 1024 * 1024
@@ -50,7 +50,7 @@ InputItem = Document | InputFailure
 
 
 @dataclass(frozen=True)
-class _Meta:
+class Meta:
     """Metadata the user gives on the command line; it fills what the document does not say."""
 
     published: str | dt.date | None = None
@@ -59,68 +59,7 @@ class _Meta:
     title: str | None = None
 
 
-def read_inputs(
-    sources: Iterable[str | Path],
-    *,
-    published: str | dt.date | None = None,
-    outlet: str | None = None,
-    url: str | None = None,
-    title: str | None = None,
-    stdin: BinaryIO | None = None,
-) -> Iterator[InputItem]:
-    """Read every source: a file, a directory (recursively, sorted), ``-`` for stdin, or an ``http(s)://``
-    URL (fetched by :mod:`tidings.ingest.web`, one connection pool for all of them)."""
-    meta = _Meta(published, outlet, url, title)
-    web: _Web = _Web()
-    try:
-        for source in sources:
-            if str(source) == "-":
-                stream = stdin if stdin is not None else sys.stdin.buffer
-                yield from _read_bytes(stream.read(MAX_BYTES + 1), "<stdin>", meta, kind="stdin")
-                continue
-            if _is_url(source):
-                yield web.read(str(source), meta)
-                continue
-            path = Path(source)
-            if path.is_dir():
-                for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                    if _readable_suffix(child):
-                        yield from _read_path(child, meta)
-            elif path.exists():
-                yield from _read_path(path, meta)
-            else:
-                yield InputFailure(str(path), "E101", "no such file or directory")
-    finally:
-        web.close()
-
-
-def _is_url(source: str | Path) -> bool:
-    return isinstance(source, str) and source[:8].lower().startswith(("http://", "https://"))
-
-
-class _Web:
-    """The web client, opened on the first URL only (httpx and trafilatura cost an import each)."""
-
-    def __init__(self) -> None:
-        self._client: Any = None
-
-    def read(self, url: str, meta: _Meta) -> InputItem:
-        from tidings.errors import IngestError
-        from tidings.ingest.web import WebClient
-
-        if self._client is None:
-            try:
-                self._client = WebClient()
-            except IngestError as exc:
-                return InputFailure(url, exc.code, f"{exc.message} {exc.hint or ''}".strip())
-        return self._client.read(url, published=meta.published, outlet=meta.outlet, title=meta.title)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-
-
-def _readable_suffix(path: Path) -> bool:
+def readable_suffix(path: Path) -> bool:
     name = path.name.lower()
     if name.startswith(".") or name.endswith(SIDECAR_SUFFIX):
         return False
@@ -128,7 +67,7 @@ def _readable_suffix(path: Path) -> bool:
     return suffix in TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 
 
-def _read_path(path: Path, meta: _Meta) -> Iterator[InputItem]:
+def read_path(path: Path, meta: Meta) -> Iterator[InputItem]:
     size = path.stat().st_size
     if size > MAX_BYTES:
         yield InputFailure(str(path), "E102", f"file too large ({size / 1e6:.1f} MB > {MAX_BYTES / 1e6:.0f} MB)")
@@ -142,10 +81,10 @@ def _read_path(path: Path, meta: _Meta) -> Iterator[InputItem]:
     if suffix in HTML_SUFFIXES:
         yield read_html(data, ref=str(path), published=meta.published, outlet=meta.outlet, url=meta.url)
     else:
-        yield from _read_bytes(data, str(path), meta, kind="text")
+        yield from read_stream(data, str(path), meta, kind="text")
 
 
-def _with_sidecar(path: Path, meta: _Meta) -> _Meta:
+def _with_sidecar(path: Path, meta: Meta) -> Meta:
     """``article.txt`` may have ``article.txt.meta.json`` or ``article.meta.json`` beside it."""
     for candidate in (path.with_name(path.name + SIDECAR_SUFFIX), path.with_suffix(SIDECAR_SUFFIX)):
         if candidate.is_file():
@@ -154,7 +93,7 @@ def _with_sidecar(path: Path, meta: _Meta) -> _Meta:
             except (OSError, ValueError):
                 return meta
             # Command-line values win over the sidecar: the user said so explicitly.
-            return _Meta(
+            return Meta(
                 meta.published or data.get("published"),
                 meta.outlet or data.get("outlet"),
                 meta.url or data.get("url"),
@@ -163,7 +102,7 @@ def _with_sidecar(path: Path, meta: _Meta) -> _Meta:
     return meta
 
 
-def _read_bytes(data: bytes, ref: str, meta: _Meta, *, kind: str) -> Iterator[InputItem]:
+def read_stream(data: bytes, ref: str, meta: Meta, *, kind: str) -> Iterator[InputItem]:
     if len(data) > MAX_BYTES:
         yield InputFailure(ref, "E102", f"input too large (> {MAX_BYTES / 1e6:.0f} MB)")
         return
@@ -181,7 +120,7 @@ def _read_bytes(data: bytes, ref: str, meta: _Meta, *, kind: str) -> Iterator[In
     yield read_text(text, ref=ref, kind=kind, **_meta_fields(meta))
 
 
-def _meta_fields(meta: _Meta) -> dict[str, Any]:
+def _meta_fields(meta: Meta) -> dict[str, Any]:
     return {"published": meta.published, "outlet": meta.outlet, "url": meta.url, "title": meta.title}
 
 
@@ -278,9 +217,9 @@ def read_html(
     )
 
 
-def read_jsonl(data: bytes | str, *, ref: str = "<jsonl>", defaults: _Meta | None = None) -> Iterator[InputItem]:
+def read_jsonl(data: bytes | str, *, ref: str = "<jsonl>", defaults: Meta | None = None) -> Iterator[InputItem]:
     """One document per line: ``text`` (required), ``title``, ``url``, ``outlet``, ``published``, ``id``."""
-    defaults = defaults or _Meta()
+    defaults = defaults or Meta()
     if isinstance(data, bytes):
         try:
             data = decode_text(data)
