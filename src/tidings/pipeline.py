@@ -40,7 +40,7 @@ from tidings.components import (
 )
 from tidings.events import TriggerTable
 from tidings.ingest import InputFailure, read_text
-from tidings.nlp import load_nlp
+from tidings.parser import load_nlp
 from tidings.places import Gazetteer
 from tidings.records import Analysis, Document, Event
 from tidings.settings import Settings
