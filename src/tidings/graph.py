@@ -33,8 +33,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tidings.codebook import codebook
-from tidings.link import _actor_relation, ensure_tables, members_table
-from tidings.store import Store, documents_table, events_table, reported_by
+from tidings.link import _actor_relation
+from tidings.schema import documents_table, events_table, members_table
+from tidings.store import Store, reported_by
 
 __all__ = ["RELATION_OF_TYPE", "Control", "KnowledgeGraph", "Relation", "RelationStep", "build_graph"]
 
@@ -382,7 +383,6 @@ def build_graph(store: Store, *, actor: str | None = None, place: str | None = N
     ``place`` (name or geonameid) — plus every capture and retreat at the places those events are at, so
     that control histories are complete. ``known_by``: only events reported by that day (published, else
     stored, by then), so relations, control histories and exports are the graph as it was known then."""
-    ensure_tables(store)
     e = events_table.c
     terms: list[Any] = [e.modality.notin_(codebook().no_edge_modalities)]
     if known_by is not None:

@@ -46,7 +46,6 @@ import hashlib
 import json
 import math
 import re
-import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -57,12 +56,21 @@ from sqlalchemy.engine import Connection
 
 from tidings.codebook import LinkingRules, codebook
 from tidings.records import Actor, Event, Source, When
-from tidings.store import Store, documents_table, events_table
+from tidings.schema import (
+    aliases_table,
+    clusters_table,
+    documents_table,
+    events_table,
+    linked_documents_table,
+    links_table,
+    members_table,
+)
+from tidings.store import Store
 
 __all__ = [
     "Cluster", "Contradiction", "LinkReport", "Match", "Member", "assess", "casualties", "cluster",
-    "cluster_of", "clusters", "clusters_as_of", "clusters_of", "clusters_table", "ensure_tables", "family_of",
-    "link_documents", "link_pending", "links_of", "member_of", "metadata", "origin_of", "pair_level",
+    "cluster_of", "clusters", "clusters_as_of", "clusters_of", "clusters_table", "family_of",
+    "link_documents", "link_pending", "links_of", "member_of", "origin_of", "pair_level",
     "resemblance", "sketch", "timeline",
 ]
 
@@ -95,118 +103,6 @@ def rules() -> Rules:
 
 
 Phase = Literal["current", "future", "historical"]
-
-# ------------------------------------------------------------------------------------------------ tables
-
-metadata = sa.MetaData()
-
-linked_documents_table = sa.Table(
-    "linked_documents", metadata,
-    sa.Column("doc_id", sa.String(64), primary_key=True),
-    sa.Column("analysed_at", sa.DateTime),             # documents.analysed_at when linked: detects re-analysis
-    sa.Column("events_hash", sa.String(32), nullable=False),
-    sa.Column("outlet", sa.Text),
-    sa.Column("published", sa.Date),
-    sa.Column("sketch", sa.Text, nullable=False),      # bottom-k shingle hashes, hex, for near-duplicates
-)
-
-members_table = sa.Table(
-    "cluster_members", metadata,
-    sa.Column("event_id", sa.String(96), primary_key=True),
-    sa.Column("seq", sa.Integer, nullable=False, unique=True),    # arrival order: the first member names a cluster
-    sa.Column("cluster_id", sa.String(32), nullable=False),
-    sa.Column("doc_id", sa.String(64), nullable=False),
-    sa.Column("family", sa.String(32), nullable=False),
-    sa.Column("phase", sa.String(12), nullable=False),
-    sa.Column("type", sa.String(32), nullable=False),
-    sa.Column("mode", sa.Text), sa.Column("cameo", sa.String(16)),
-    sa.Column("modality", sa.String(16), nullable=False),
-    sa.Column("confidence", sa.Float, nullable=False),
-    sa.Column("dated", sa.Boolean, nullable=False),
-    sa.Column("date_lo", sa.Date), sa.Column("date_hi", sa.Date),
-    sa.Column("when_start", sa.Date), sa.Column("when_end", sa.Date),
-    sa.Column("granularity", sa.String(16), nullable=False),
-    *[sa.Column(f"{who}_{what}", sa.Text) for who in ("source", "target")
-      for what in ("code", "name", "country", "sector")],
-    sa.Column("place_gid", sa.Integer), sa.Column("place_name", sa.Text),
-    sa.Column("place_country3", sa.String(3)), sa.Column("place_admin1", sa.Text),
-    sa.Column("place_feature", sa.String(16)), sa.Column("place_lat", sa.Float), sa.Column("place_lon", sa.Float),
-    sa.Column("origin", sa.Text, nullable=False), sa.Column("origin_org", sa.Text),
-    sa.Column("origin_anonymous", sa.Boolean, nullable=False), sa.Column("origin_label", sa.Text, nullable=False),
-    sa.Column("evidence", sa.Text, nullable=False),
-    sa.Column("source_key", sa.String(3)), sa.Column("target_key", sa.String(3)),
-    sa.Column("casualties", sa.Text),   # JSON {kind: [count, evidence text, who says so]}; NULL in older stores
-    sa.Index("ix_cluster_members_lookup", "family", "phase", "date_lo"),
-    sa.Index("ix_cluster_members_source", "family", "phase", "source_key", "date_lo"),
-    sa.Index("ix_cluster_members_target", "family", "phase", "target_key", "date_lo"),
-    sa.Index("ix_cluster_members_cluster", "cluster_id"),
-    sa.Index("ix_cluster_members_doc", "doc_id"),
-)
-
-clusters_table = sa.Table(
-    "clusters", metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("seq", sa.Integer, nullable=False),       # seq of the founding member: the older cluster survives a merge
-    sa.Column("type", sa.String(32), nullable=False), sa.Column("mode", sa.Text),
-    sa.Column("phase", sa.String(12), nullable=False), sa.Column("modality", sa.String(16), nullable=False),
-    sa.Column("size", sa.Integer, nullable=False), sa.Column("documents", sa.Integer, nullable=False),
-    sa.Column("independent_sources", sa.Integer, nullable=False),
-    sa.Column("anonymous_only", sa.Boolean, nullable=False),
-    sa.Column("date_start", sa.Date), sa.Column("date_end", sa.Date),
-    sa.Column("reported", sa.Date),                     # earliest publication date among members
-    sa.Column("source_code", sa.Text), sa.Column("source_name", sa.Text),
-    sa.Column("target_code", sa.Text), sa.Column("target_name", sa.Text),
-    sa.Column("place_gid", sa.Integer), sa.Column("place_name", sa.Text), sa.Column("place_country3", sa.String(3)),
-    sa.Column("origins", sa.Text, nullable=False),        # JSON list of origin labels
-    sa.Column("contradictions", sa.Text, nullable=False),  # JSON list of {kind, members, values}
-    sa.Column("canonical", sa.Text, nullable=False),       # the canonical Event as JSON
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-    sa.Index("ix_clusters_date_start", "date_start"),
-    sa.Index("ix_clusters_size", "size"),
-)
-
-aliases_table = sa.Table(
-    "cluster_aliases", metadata,
-    sa.Column("old_id", sa.String(32), primary_key=True),
-    sa.Column("new_id", sa.String(32), nullable=False),
-    sa.Index("ix_cluster_aliases_new", "new_id"),
-)
-
-links_table = sa.Table(
-    "cluster_links", metadata,     # every accepted link between two events, and why it was taken
-    sa.Column("a_event", sa.String(96), primary_key=True), sa.Column("b_event", sa.String(96), primary_key=True),
-    sa.Column("a_doc", sa.String(64), nullable=False), sa.Column("b_doc", sa.String(64), nullable=False),
-    sa.Column("level", sa.Integer, nullable=False),
-    sa.Column("why", sa.Text, nullable=False),          # JSON: Match.why()
-    sa.Index("ix_cluster_links_a_doc", "a_doc"), sa.Index("ix_cluster_links_b_doc", "b_doc"),
-    sa.Index("ix_cluster_links_b_event", "b_event"),
-)
-
-_READY: weakref.WeakSet[Store] = weakref.WeakSet()
-
-
-def ensure_tables(store: Store) -> None:
-    """Create the linking tables if this database does not have them yet (checked once per open store)."""
-    if store in _READY:
-        return
-    with store.read() as conn:
-        present = set(sa.inspect(conn).get_table_names())
-        missing_columns = ([] if "cluster_members" not in present else
-                           [c for c in _ADDED_COLUMNS
-                            if c not in {col["name"] for col in sa.inspect(conn).get_columns("cluster_members")}])
-    if present.issuperset(metadata.tables) and not missing_columns:
-        _READY.add(store)
-        return
-    with store.write() as conn:
-        metadata.create_all(conn, checkfirst=True)
-        for column in missing_columns:   # tables made by an older tidings: nullable columns added since
-            conn.exec_driver_sql(f"ALTER TABLE cluster_members ADD COLUMN {column} TEXT")
-    _READY.add(store)
-
-
-#: Columns of cluster_members added after the table first shipped (all nullable TEXT); ensure_tables adds them.
-_ADDED_COLUMNS = ("casualties",)
-
 
 # ------------------------------------------------------------------------------------------------ members
 
@@ -1103,7 +999,6 @@ def link_documents(store: Store, doc_ids: Iterable[str]) -> LinkReport:
     """Update clusters for these documents: new ones are linked, re-analysed ones re-linked, unchanged ones
     left alone (idempotent), and ids no longer in the store unlinked. Work is proportional to the documents
     given and the clusters they touch, not to the size of the store."""
-    ensure_tables(store)
     report = LinkReport()
     ids = list(dict.fromkeys(doc_ids))
     for start in range(0, len(ids), _BATCH_DOCUMENTS):
@@ -1117,7 +1012,6 @@ def link_documents(store: Store, doc_ids: Iterable[str]) -> LinkReport:
 
 def link_pending(store: Store) -> LinkReport:
     """Link every document not linked yet or re-analysed since, and unlink deleted ones."""
-    ensure_tables(store)
     d, ld = documents_table.c, linked_documents_table.c
     new = (sa.select(d.id).select_from(documents_table.outerjoin(linked_documents_table, ld.doc_id == d.id))
            .where(sa.or_(ld.doc_id.is_(None), ld.analysed_at.is_(None), ld.analysed_at != d.analysed_at))
@@ -1604,7 +1498,6 @@ def clusters(store: Store, *, min_size: int = 1, min_sources: int = 0, type: str
     if as_of is not None:
         return clusters_as_of(store, as_of, min_size=min_size, min_sources=min_sources, type=type, limit=limit,
                               with_members=with_members)
-    ensure_tables(store)
     c = clusters_table.c
     stmt = sa.select(clusters_table).where(c.size >= min_size, c.independent_sources >= min_sources)
     if type:
@@ -1618,7 +1511,6 @@ def clusters(store: Store, *, min_size: int = 1, min_sources: int = 0, type: str
 
 def cluster(store: Store, cluster_id: str) -> Cluster | None:
     """One cluster with its members, by id or by the id of a cluster merged into it."""
-    ensure_tables(store)
     with store.read() as conn:
         cid = _resolve(conn, cluster_id)
         row = conn.execute(sa.select(clusters_table).where(clusters_table.c.id == cid)).first()
@@ -1629,7 +1521,6 @@ def cluster(store: Store, cluster_id: str) -> Cluster | None:
 
 def cluster_of(store: Store, event_id: str) -> str | None:
     """The id of the cluster an event belongs to (None if not linked yet)."""
-    ensure_tables(store)
     with store.read() as conn:
         return conn.scalar(sa.select(members_table.c.cluster_id).where(members_table.c.event_id == event_id))
 
@@ -1694,7 +1585,6 @@ def clusters_as_of(store: Store, as_of: dt.date, *, min_size: int = 1, min_sourc
     """The clusters as they stood on ``as_of``: only reports first known by then (published, else stored,
     on or before that day), joined by the links among them — a later report that bridged two clusters
     is not there yet — with their independent sources and contradictions as they were."""
-    ensure_tables(store)
     found: list[Cluster] = []
     with store.read() as conn:
         known_docs = [r.doc_id for r in conn.execute(sa.select(_ld.doc_id, _ld.published, _ld.analysed_at))
@@ -1747,7 +1637,6 @@ def _cluster_in_memory(conn: Connection, cid: str, members: list[Member], docs: 
 def timeline(store: Store, query: str, *, limit: int | None = 200, as_of: dt.date | None = None) -> list[Cluster]:
     """Clusters about an actor (code prefix or name, as source or target) or at a place (name), oldest
     first; undated ones by the date they were first reported."""
-    ensure_tables(store)
     c = clusters_table.c
     code, name = query.strip().upper(), query.strip().lower()
     upper = code[:-1] + chr(ord(code[-1]) + 1) if code else code

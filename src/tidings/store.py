@@ -66,11 +66,23 @@ from sqlalchemy.exc import (
 from tidings import migrations
 from tidings.errors import InputError, StoreError
 from tidings.records import MODALITIES, Actor, Analysis, Document, Event, Mention, Place, Source
+from tidings.schema import (
+    documents_table,
+    errors_table,
+    events_table,
+    feed_items_table,
+    feeds_table,
+    mentions_table,
+    meta_table,
+    metadata,
+    names_table,
+    sources_table,
+)
 from tidings.settings import Settings
 
 __all__ = ["GROUPABLE", "MIGRATIONS", "SCHEMA_VERSION", "EventFilters", "Store", "database_url"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 Migration = Callable[[Connection], None]
 # MIGRATIONS[n] upgrades a database from schema version n to n + 1, inside the opening transaction.
@@ -84,166 +96,8 @@ SNIPPET_MARKS = ("«", "»")    # not [ ]: rich would read those as markup in th
 
 # ------------------------------------------------------------------------------------------------ schema
 
-metadata = sa.MetaData()
-
-meta_table = sa.Table(
-    "meta", metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-
-documents_table = sa.Table(
-    "documents", metadata,
-    # An integer key that never changes: FTS5 external content needs a stable rowid (VACUUM may renumber
-    # the implicit rowid of a table whose primary key is text).
-    sa.Column("key", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("id", sa.String(64), nullable=False, unique=True),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("title", sa.Text),
-    sa.Column("url", sa.Text),
-    sa.Column("outlet", sa.Text),
-    sa.Column("published", sa.Date),
-    sa.Column("published_inferred", sa.Boolean, nullable=False),
-    sa.Column("language", sa.String(16), nullable=False),
-    sa.Column("source_kind", sa.String(16), nullable=False),
-    sa.Column("path", sa.Text),
-    sa.Column("meta", sa.Text, nullable=False),        # JSON object
-    sa.Column("chain", sa.Text, nullable=False),       # JSON: Analysis.document_chain
-    sa.Column("warnings", sa.Text, nullable=False),    # JSON: Analysis.warnings
-    sa.Column("analysed_at", sa.DateTime, nullable=False),
-    sa.Column("coder", sa.Text, nullable=False),
-    sa.Index("ix_documents_published", "published"),
-)
-
-_ACTOR_COLUMNS = [sa.Column(f"{who}_{what}", sa.Text) for who in ("source", "target")
-                  for what in ("code", "name", "country", "sector")]
-
-events_table = sa.Table(
-    "events", metadata,
-    sa.Column("id", sa.String(96), primary_key=True),
-    sa.Column("doc_id", sa.String(64), sa.ForeignKey("documents.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("position", sa.Integer, nullable=False),   # order within its analysis
-    sa.Column("type", sa.String(32), nullable=False),
-    sa.Column("mode", sa.Text),
-    sa.Column("contexts", sa.Text, nullable=False),      # JSON list
-    sa.Column("cameo", sa.String(16)),
-    sa.Column("modality", sa.String(16), nullable=False),
-    sa.Column("confidence", sa.Float, nullable=False),
-    sa.Column("date_start", sa.Date),
-    sa.Column("date_end", sa.Date),
-    sa.Column("granularity", sa.String(16), nullable=False),
-    *_ACTOR_COLUMNS,
-    sa.Column("place_geonameid", sa.Integer),
-    sa.Column("place_name", sa.Text),
-    sa.Column("place_country", sa.String(2)),
-    sa.Column("place_country3", sa.String(3)),
-    sa.Column("place_admin1", sa.Text),
-    sa.Column("place_lat", sa.Float),
-    sa.Column("place_lon", sa.Float),
-    sa.Column("sentence", sa.Integer, nullable=False),
-    sa.Column("coder", sa.Text, nullable=False),
-    sa.Column("fatalities", sa.Integer),                 # Event.fatalities: filter and sum without the JSON
-    sa.Column("data", sa.Text, nullable=False),          # the whole Event as JSON: lossless round trip
-    sa.Index("ix_events_doc_id", "doc_id"),
-    sa.Index("ix_events_type_date", "type", "date_start"),
-    sa.Index("ix_events_date_start", "date_start"),
-    sa.Index("ix_events_modality_date", "modality", "date_start"),
-    sa.Index("ix_events_source_code", "source_code"),
-    sa.Index("ix_events_target_code", "target_code"),
-    sa.Index("ix_events_source_name", "source_name"),
-    sa.Index("ix_events_target_name", "target_name"),
-    sa.Index("ix_events_source_country", "source_country"),
-    sa.Index("ix_events_target_country", "target_country"),
-    sa.Index("ix_events_place_country3", "place_country3"),
-    sa.Index("ix_events_place_name", "place_name"),
-    sa.Index("ix_events_fatalities", "fatalities"),
-    # Covering the dashboard's unfiltered aggregates (group_events), in their grouping order: migrations/v004.
-    sa.Index("ix_events_place_groups", "place_geonameid", "place_name", "place_country", "place_country3",
-             "place_admin1", "place_lat", "place_lon", "type", "modality", "fatalities"),
-    sa.Index("ix_events_date_groups", "granularity", "date_start", "date_end", "type", "place_country", "fatalities"),
-    sa.Index("ix_events_actor_groups", "source_name", "source_code", "source_country", "target_name", "target_code",
-             "target_country", "type"),
-)
-
 _EVENT_COLUMNS: tuple[str, ...] = tuple(events_table.c.keys())
 _START, _END = _EVENT_COLUMNS.index("date_start"), _EVENT_COLUMNS.index("date_end")
-
-mentions_table = sa.Table(
-    "mentions", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("doc_id", sa.String(64), sa.ForeignKey("documents.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("label", sa.Text, nullable=False),
-    sa.Column("span_start", sa.Integer, nullable=False),
-    sa.Column("span_end", sa.Integer, nullable=False),
-    sa.Column("span_text", sa.Text, nullable=False),
-    sa.Column("value", sa.Text, nullable=False),          # JSON object
-    sa.Column("sentence", sa.Integer, nullable=False),
-    sa.Index("ix_mentions_doc_id", "doc_id"),
-)
-
-sources_table = sa.Table(
-    "sources", metadata,
-    sa.Column("event_id", sa.String(96), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("position", sa.Integer, primary_key=True),  # 0 = the outlet end of the chain
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("anonymous", sa.Boolean, nullable=False),
-    sa.Index("ix_sources_name", "name"),
-)
-
-names_table = sa.Table(
-    "names", metadata,
-    sa.Column("kind", sa.String(8), primary_key=True),    # actor, place, source
-    sa.Column("name", sa.Text, primary_key=True),
-    sa.Column("folded", sa.Text, nullable=False),         # str.casefold(): Unicode-correct, unlike SQL lower()
-    sa.Index("ix_names_kind_folded", "kind", "folded"),
-)
-
-errors_table = sa.Table(
-    "errors", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("ref", sa.Text, nullable=False),            # what failed: a path, URL or doc id
-    sa.Column("doc_id", sa.String(64)),
-    sa.Column("code", sa.String(8), nullable=False),
-    sa.Column("message", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Index("ix_errors_doc_id", "doc_id"),
-)
-
-# Feed state for `tidings follow` (tidings.ingest.feeds): validators for conditional GET, backoff, and every
-# item seen, so a poll analyses only what is new. Same definitions as migrations/v002_feeds.py.
-feeds_table = sa.Table(
-    "feeds", metadata,
-    sa.Column("url", sa.Text, primary_key=True),
-    sa.Column("title", sa.Text),
-    sa.Column("etag", sa.Text),
-    sa.Column("last_modified", sa.Text),
-    sa.Column("added_at", sa.DateTime, nullable=False),
-    sa.Column("polled_at", sa.DateTime),
-    sa.Column("ok_at", sa.DateTime),
-    sa.Column("status", sa.Integer),
-    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("next_poll_at", sa.DateTime),
-    sa.Column("error", sa.Text),
-)
-
-feed_items_table = sa.Table(
-    "feed_items", metadata,
-    sa.Column("feed_url", sa.Text, sa.ForeignKey("feeds.url", ondelete="CASCADE"), primary_key=True),
-    sa.Column("item_key", sa.String(64), primary_key=True),   # sha256 of the item's guid (or link)
-    sa.Column("guid", sa.Text),
-    sa.Column("link", sa.Text),
-    sa.Column("title", sa.Text),
-    sa.Column("published", sa.Date),
-    sa.Column("status", sa.String(16), nullable=False),        # done, failed (for good), retry
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("doc_id", sa.String(64)),
-    sa.Column("error", sa.Text),
-    sa.Column("first_seen_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-    sa.Index("ix_feed_items_doc_id", "doc_id"),
-)
 
 # FTS5 over documents(title, text), kept in sync by triggers so every write path (ours, a migration, a
 # user's sqlite3 session) updates it. External content: the text is stored once, in documents.

@@ -38,15 +38,13 @@ from sqlalchemy.engine import Connection
 
 from tidings.errors import InputError
 from tidings.link import (
-    aliases_table,
     clusters_of,
-    clusters_table,
     distance_km,
-    ensure_tables,
     family_of,
     link_documents,
 )
 from tidings.records import MODALITIES, Analysis, Event, Place
+from tidings.schema import alerts_table, aliases_table, clusters_table, outbox_table, rules_table
 from tidings.store import Store
 
 __all__ = ["Alert", "DeliveryReport", "WatchRule", "add_rule", "after_store", "alerts", "deliver", "deliver_pending",
@@ -56,59 +54,10 @@ __all__ = ["Alert", "DeliveryReport", "WatchRule", "add_rule", "after_store", "a
 DEFAULT_MODALITIES = ("asserted", "reported", "hedged")   # not denials, plans or history, unless asked
 RULES_ENV = "TIDINGS_WATCH"
 
-metadata = sa.MetaData()
-
-rules_table = sa.Table(
-    "watch_rules", metadata,
-    sa.Column("name", sa.String(128), primary_key=True),
-    sa.Column("spec", sa.Text, nullable=False),          # the rule as JSON
-    sa.Column("created_at", sa.DateTime, nullable=False),
-)
-
-alerts_table = sa.Table(
-    "alerts", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("rule", sa.String(128), nullable=False),
-    sa.Column("cluster_id", sa.String(32), nullable=False),
-    sa.Column("event_ids", sa.Text, nullable=False),       # JSON list: the new events that matched
-    sa.Column("summary", sa.Text, nullable=False),
-    sa.Column("independent_sources", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("webhook", sa.Text),
-    sa.Column("delivered", sa.Boolean, nullable=False, default=False),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("last_error", sa.Text),
-    sa.UniqueConstraint("rule", "cluster_id", name="uq_alerts_rule_cluster"),
-)
-
-outbox_table = sa.Table(
-    "webhook_outbox", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("alert_id", sa.Integer, nullable=False),
-    sa.Column("url", sa.Text, nullable=False),
-    sa.Column("payload", sa.Text, nullable=False),          # the JSON body
-    sa.Column("status", sa.String(16), nullable=False),     # pending, delivered, failed (for good)
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
-    sa.Column("last_error", sa.Text),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-    sa.Index("ix_webhook_outbox_due", "status", "next_attempt_at"),
-)
-
 OUTBOX_LIMIT = 10_000        # waiting deliveries at most; beyond, new ones are recorded as dropped
 MAX_ATTEMPTS = 8             # deliveries of one alert before it is given up
 RETRY_BASE = 30.0            # seconds before the first retry of a failed URL; doubles each time ...
 RETRY_MAX = 3600.0           # ... up to this
-
-
-def _ensure(store: Store) -> None:
-    ensure_tables(store)
-    with store.read() as conn:
-        present = set(sa.inspect(conn).get_table_names())
-    if not present.issuperset(metadata.tables):
-        with store.write() as conn:
-            metadata.create_all(conn, checkfirst=True)
 
 
 # ------------------------------------------------------------------------------------------------ rules
@@ -268,14 +217,12 @@ def load_rules_file(path: str | Path) -> list[WatchRule]:
 
 def add_rule(store: Store, rule: WatchRule) -> None:
     """Store a rule (replacing one of the same name)."""
-    _ensure(store)
     with store.write() as conn:
         conn.execute(rules_table.delete().where(rules_table.c.name == rule.name))
         conn.execute(rules_table.insert().values(name=rule.name, spec=json.dumps(rule.to_dict()), created_at=_now()))
 
 
 def list_rules(store: Store) -> list[WatchRule]:
-    _ensure(store)
     with store.read() as conn:
         specs = list(conn.scalars(sa.select(rules_table.c.spec).order_by(rules_table.c.name)))
     return [WatchRule.from_dict(json.loads(spec)) for spec in specs]
@@ -283,7 +230,6 @@ def list_rules(store: Store) -> list[WatchRule]:
 
 def remove_rule(store: Store, name: str) -> bool:
     """Forget a rule; its alerts stay. False if there was no such rule."""
-    _ensure(store)
     with store.write() as conn:
         return bool(conn.execute(rules_table.delete().where(rules_table.c.name == name)).rowcount)
 
@@ -344,7 +290,6 @@ def _evaluate(store: Store, events: Sequence[Event], rules: Sequence[WatchRule],
               resolve_place: Callable[[str], Place | None] | None) -> list[Alert]:
     if not rules or not events:
         return []
-    _ensure(store)
     places = _PlaceResolver(resolve_place)
     with store.read() as conn:
         cluster_of = clusters_of(conn, [e.id for e in events])
@@ -417,7 +362,6 @@ def _store_new(store: Store, candidates: Sequence[Alert]) -> list[Alert]:
 
 def alerts(store: Store, *, rule: str | None = None, limit: int = 100) -> list[Alert]:
     """Stored alerts, newest first."""
-    _ensure(store)
     a = alerts_table.c
     stmt = sa.select(alerts_table).order_by(a.id.desc()).limit(limit)
     if rule:
@@ -505,7 +449,6 @@ def enqueue(store: Store, new_alerts: Sequence[Alert]) -> list[Alert]:
     waiting = [a for a in new_alerts if a.webhook and not a.delivered and a.id is not None]
     if not waiting:
         return list(new_alerts)
-    _ensure(store)
     o = outbox_table.c
     now = _now()
     out: dict[int | None, Alert] = {}
@@ -545,8 +488,6 @@ def deliver_pending(store: Store, *, budget: float = 10.0, limit: int = 100, now
     given up. Every outcome is written on the alert, for ``tidings alerts``."""
     from tidings.errors import IngestError
     from tidings.ingest.web import FetchError
-
-    _ensure(store)
     report = DeliveryReport()
     now = now or _now()
     o = outbox_table.c
