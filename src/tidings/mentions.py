@@ -65,7 +65,14 @@ class TimeMention:
 
 @dataclass
 class DocContext:
-    """Everything the event coder needs to know about one document's names."""
+    """Everything the event coder needs to know about one document's names.
+
+    Built once per document by the Names stage (:class:`tidings.components.Names`): the places and times are
+    resolved there, together. Actors are resolved on demand (:meth:`actor_at`, cached per token), because
+    which noun phrases need one depends on the triggers the coder finds; the only thing written into it
+    afterwards is the coder's pronoun memory (:meth:`note_subject`, by the Events stage, in text order).
+    ``mentions`` holds the places and times named; the Mentions stage adds the events' actors and the
+    sources to a list of its own."""
 
     doc: Doc
     published: dt.date | None
