@@ -20,8 +20,10 @@ CODER_MODES = ("learned", "rules")
 #: spaCy model for it), selected by :attr:`Settings.language`.
 DATA_DIR: Path = Path(str(resources.files("tidings") / "data"))
 DEFAULT_LANGUAGE = "en"
-#: The default language's folder: the default of every loader that reads language data.
-LANGUAGE_DIR: Path = DATA_DIR / DEFAULT_LANGUAGE
+#: The language folder of this process (``TIDINGS_LANGUAGE``, default English): the default of every loader
+#: that reads language data. The Engine's own tables follow :attr:`Settings.language`; the time words and
+#: the gazetteer's place rules, read once per process, follow this.
+LANGUAGE_DIR: Path = DATA_DIR / os.environ.get("TIDINGS_LANGUAGE", DEFAULT_LANGUAGE)
 
 
 def language_dir(language: str) -> Path:
