@@ -34,6 +34,7 @@ from tidings.codebook import read_plover
 from tidings.events import retyped, second_hand
 from tidings.modality import governors
 from tidings.records import Event, Source
+from tidings.settings import LANGUAGE_DIR
 
 __all__ = ["IntentRules", "intent_rules", "recode_intentions"]
 
@@ -53,7 +54,7 @@ class IntentRules:
 def intent_rules(data_dir: Path | None = None) -> IntentRules:
     """The rules of ``plover.json`` (types) and ``cues.json`` (words) in ``data_dir`` (default: the package's)."""
     plover = read_plover(None if data_dir is None else Path(data_dir) / "plover.json")["intent_recode"]
-    cues_path = (Path(data_dir) if data_dir is not None else Path(__file__).parent / "data") / "cues.json"
+    cues_path = (Path(data_dir) if data_dir is not None else LANGUAGE_DIR) / "cues.json"   # words: data/<lang>/
     words = json.loads(cues_path.read_text("utf-8"))["intent"]
 
     def pairs(table: Mapping[str, Sequence[str | None]]) -> dict[str, tuple[str, str | None]]:
