@@ -1,4 +1,4 @@
-"""One Settings object: database URL, model, coder name, cache directory.
+"""One Settings object: database URL, model, coder name, language, cache directory.
 
 Values come from explicit arguments first, then ``TIDINGS_*`` environment variables, then defaults.
 """
