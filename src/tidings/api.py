@@ -205,6 +205,8 @@ class PlaceCount(BaseModel):
     lat: float | None
     lon: float | None
     events: int
+    level: str = Field(default="city", description="How precise the place is: country, admin1, admin2, city, "
+                       "site, region, ...; a map draws a country- or admin1-level place as an area, not a point.")
 
 
 class PlacePage(BaseModel):
@@ -454,7 +456,7 @@ def _place_rows(store: Store, q: str | None, country: str | None, limit: int, of
     with _read(store) as conn:
         counts = _name_counts(conn, e.place_name, q, as_of)
         ranked = sorted(counts, key=lambda n: (-counts[n], n))
-        rows: list[PlaceCount] = []
+        rows: list[dict[str, Any]] = []
         matched = 0
         for name in ranked:
             if not code and not (offset <= matched < offset + limit):
@@ -465,10 +467,13 @@ def _place_rows(store: Store, q: str | None, country: str | None, limit: int, of
             if found is None or (code and code not in (found.place_country, found.place_country3)):
                 continue
             if offset <= matched < offset + limit:
-                rows.append(PlaceCount(name=name, events=counts[name], **{
-                    k.removeprefix("place_"): v for k, v in found._mapping.items()}))
+                rows.append({"name": name, "events": counts[name],
+                             **{k.removeprefix("place_"): v for k, v in found._mapping.items()}})
             matched += 1
-    return PlacePage(total=matched, places=rows)
+    # the level lives in the event's JSON: read once per listed place, after the page is chosen
+    levels = store.place_levels({(r["name"], r["geonameid"]) for r in rows})
+    return PlacePage(total=matched, places=[PlaceCount(level=levels[(r["name"], r["geonameid"])], **r)
+                                            for r in rows])
 
 
 def _document_count(store: Store, as_of: dt.date | None = None) -> int:

@@ -498,6 +498,12 @@ class Gazetteer:
         """Whether some place has this name (hint words such as "province" allowed)."""
         return bool(self._lookup(_parse(name, self._rules)))
 
+    def has_name(self, name: str) -> bool:
+        """Whether some place is called exactly this (one of its own names or alternates, case and accents
+        aside), with no hint word split off and no loosened spelling: the test for taking a longer
+        name ("Inner Mongolia", "Ilocos Sur") over the shorter one inside it ("Mongolia", "Ilocos")."""
+        return bool(self._rows(fold(name), "names", True))
+
     def country(self, code_or_name: str) -> Place | None:
         """A country by ISO2 ("SY"), ISO3 ("SYR") or name ("Syria", "Syrian Arab Republic")."""
         text = code_or_name.strip()

@@ -22,6 +22,9 @@ ablation (``TIDINGS_PLACE_STEPS_OFF=demonyms,orgs``):
 - ``diseases``: a place in the name of a disease or strain ("Reston ebolavirus", "Lassa fever",
   "Japanese encephalitis") is dropped: it says where the disease was first found, not where the
   reported event is;
+- ``lists``: a name coordinated with a place the other steps found ("Nyeri, Wajir and Garissa",
+  "Hamar and Lillehammer") whatever label the NER gave it, when the gazetteer knows it: the NER
+  tags unfamiliar towns PERSON or ORG, but a list's members are of one kind;
 - ``doc_context`` (resolution, not recognition): every name resolved in the context of the
   document's other places (:func:`tidings.places.resolve_document`); off, each name alone.
 """
@@ -54,14 +57,15 @@ __all__ = ["STEPS", "Toponym", "find_toponyms", "steps_enabled"]
 log = logging.getLogger("tidings")
 
 STEPS: Final = ("entities", "context", "strip", "demonyms", "orgs", "containment", "datelines", "sites",
-                 "modifiers", "diseases", "doc_context")
+                 "modifiers", "diseases", "lists", "doc_context")
 #: steps whose toponyms are kept only when their place fits the document's other places
 WEAK_STEPS: Final = frozenset({"modifiers"})
 PLACE_LABELS: Final = frozenset({"GPE", "LOC", "FAC"})
 _LOCATIVE_PREPS = {"in", "at", "near", "from", "into", "outside", "inside", "around", "across", "towards", "toward",
                    "through", "via", "to"}
 _PLACE_NOUNS = {"town", "city", "village", "district", "province", "region", "governorate", "port", "capital",
-                "state", "county", "area", "camp", "neighbourhood", "neighborhood", "suburb", "municipality"}
+                "state", "county", "area", "camp", "neighbourhood", "neighborhood", "suburb", "municipality",
+                "island", "community", "township", "hamlet", "commune", "settlement"}
 # names the NER wraps around a place: a ruler place strictly inside one of these is part of a name
 _NAME_LABELS = frozenset({"PERSON", "ORG", "FAC", "WORK_OF_ART", "EVENT", "PRODUCT", "LAW"})
 _LEADING = ("the ", "The ", "THE ")
@@ -117,6 +121,11 @@ def find_toponyms(doc: Doc, gazetteer: Gazetteer, actors: ActorDictionary,
         text = doc.text   # read once: ``Doc.text`` joins every token each time
         found = [_strip(t, doc, text) for t in found]
     kept = _without_overlaps(found)
+    if "lists" in steps:
+        try:
+            kept = _without_overlaps(kept + _list_members(doc, kept, gazetteer, actors))
+        except Exception:   # a step that fails loses its own toponyms, never the others'
+            log.exception("toponym step lists failed")
     if "diseases" in steps:
         kept = [t for t in kept if not _names_a_disease(t, doc)]
     if "containment" in steps:
@@ -126,6 +135,60 @@ def find_toponyms(doc: Doc, gazetteer: Gazetteer, actors: ActorDictionary,
 
 _DISEASE_WORDS: Final = frozenset({"virus", "ebolavirus", "fever", "flu", "influenza", "encephalitis", "disease",
                                    "syndrome", "strain", "variant", "virus's"})
+
+
+_TITLES: Final = frozenset({"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lady", "rev", "prof"})
+_LIST_LABELS: Final = frozenset({"", "PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"})
+
+
+def _list_members(doc: Doc, kept: list[Toponym], gazetteer: Gazetteer, actors: ActorDictionary) -> list[Toponym]:
+    """Conjuncts of a found place ("Nyeri, Wajir and Garissa"): proper names in a coordination with a
+    place name that no step took, when the gazetteer knows them and no actor has that name.
+
+    A list is walked in text order, so each member found extends the list for the next. Adjectival
+    forms ("French and Spanish") never seed a list, and the member must be a capitalised proper name
+    of its own (one NER name or a run of proper nouns), not a common word.
+    """
+    placed: set[int] = {i for t in kept if not t.adjective and t.label != "NORP" and t.step != "datelines"
+                        for i in range(t.token_start, t.token_end)}
+    if not placed:
+        return []
+    taken = {i for t in kept for i in range(t.token_start, t.token_end)}
+    # surnames of the document's multi-word person names ("Anthony Brown" makes a later "Brown" a person)
+    people: dict[str, set[int]] = {}
+    for s, e, label in _ner_spans(doc):
+        if label == "PERSON" and e - s > 1 and not any(t.lower_ in _PLACE_NOUNS for t in doc[s:e]):
+            people.setdefault(doc[e - 1].text, set()).add(s)
+    out: list[Toponym] = []
+    array = doc.to_array([POS])
+    for i in numpy.nonzero(array == _PROPN)[0]:
+        token = doc[int(i)]
+        if token.i in taken or not token.text[:1].isupper() or not token.is_alpha:
+            continue
+        linked = token.dep_ == "conj" and token.head.i in placed or any(
+            c.dep_ == "conj" and c.i in placed for c in token.children)
+        if not linked:
+            continue
+        span = entity_of(token)
+        if span is None or span.label_ not in _LIST_LABELS or any(t.text in (",", "and", "or") for t in span):
+            start = token.i
+            while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound" \
+                    and doc[start - 1].i not in taken:
+                start -= 1
+            span = doc[start:token.i + 1]
+        if any(i in taken for i in range(span.start, span.end)) or span[0].lower_ == "the":
+            continue
+        if people.get(span[-1].text, set()) - {span.start} or span.start > 0 and doc[span.start - 1].lower_.rstrip(".") in _TITLES:
+            continue   # "Farrin and Brown" after "Anthony Brown"; "Mr Savino"
+        if span.end < len(doc) and doc[span.end].tag_ == "NNS":
+            continue   # "Henderson and Ellis counties", "Reese Road and Claflin schools": they name other things
+        text = span.text
+        if _common_word(text) or actors.resolve(text) is not None or not gazetteer.is_place(text):
+            continue
+        out.append(_from_span(span, "lists", "GPE"))
+        placed.update(range(span.start, span.end))
+        taken.update(range(span.start, span.end))
+    return out
 
 
 def _names_a_disease(t: Toponym, doc: Doc) -> bool:
@@ -197,8 +260,46 @@ def _entities(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
         if parts:
             out += parts
             continue
-        out.append(_from_span(_with_area_word(_with_prefix(ent, gazetteer), gazetteer), "entities"))
+        span = _with_suffix(_with_area_word(_with_prefix(ent, gazetteer), gazetteer), gazetteer)
+        if (span.start, span.end) == (ent.start, ent.end):
+            out.append(_from_span(ent, "entities"))
+            continue
+        # a longer written name the gazetteer lacks ("Vest-Agder") is looked up by the part it knows
+        lookup = None if gazetteer.is_place(span.text) else ent.text
+        out.append(replace(_from_span(span, "entities", ent.label_), lookup=lookup))
     return out
+
+
+#: words that end a place's own name after the name they follow ("Ilocos Sur", "Davao del Sur")
+_NAME_LINKS: Final = frozenset({"del", "de", "do", "da", "la", "el"})
+
+
+def _with_suffix(ent: SpacySpan, gazetteer: Gazetteer) -> SpacySpan:
+    """ "Ilocos" + "Sur", "Long" + "Island", "Davao" + "del Sur": the ruler matched the first part of a
+    longer name the NER left untagged. Taken only when the gazetteer knows the whole as a name of its
+    own, and the words after are capitalised and no other entity's."""
+    doc = ent.doc
+    for n in (3, 2, 1):
+        end = ent.end + n
+        if end > len(doc):
+            continue
+        after = doc[ent.end:end]
+        if not after[-1].text[:1].isupper() or any(
+                not (t.text[:1].isupper() or t.lower_ in _NAME_LINKS) or not t.is_alpha or t.is_sent_start
+                or (t.ent_type_ and t.ent_iob_ == "B") for t in after):
+            continue
+        longer = doc[ent.start:end]
+        if after[-1].text in _INSTITUTION_WORDS or end < len(doc) and doc[end].lower_ in _FACILITY_NOUNS:
+            continue   # "Michigan Center for ...", "London City airport": an institution's name
+        if gazetteer.has_name(longer.text) and not _name_goes_on(longer):
+            return longer
+    return ent
+
+
+_INSTITUTION_WORDS: Final = frozenset({"Center", "Centre", "Institute", "University", "College", "Hospital",
+                                       "School", "Council", "Department", "Office", "Club"})
+_FACILITY_NOUNS: Final = frozenset({"airport", "council", "hall", "police", "hospital", "school", "university",
+                                    "college", "stadium", "station", "office", "department"})
 
 
 _DESCRIPTORS: Final = frozenset({"North", "South", "East", "West", "Central", "Upper", "Lower", "Greater", "Northern",
@@ -208,23 +309,69 @@ _DESCRIPTORS: Final = frozenset({"North", "South", "East", "West", "Central", "U
 def _with_prefix(ent: SpacySpan, gazetteer: Gazetteer) -> SpacySpan:
     """ "New" + "London": the ruler matched the shorter name inside a longer one the NER left untagged.
 
-    Only when the longer name is itself a place's own name; a descriptor ("North Texas", "East
-    London") is left out: it says which part of the place, and "East London" is also a city.
+    Only when the gazetteer knows the longer name as a name of its own (one of a place's names or
+    alternates). So a descriptor ("North Texas") that says which part of a place is left out, but
+    "Inner Mongolia", "South Cotabato", "Central Java" are names. A word joined by a hyphen
+    ("KwaZulu-Natal", "Al-Minya") is part of the name, see :func:`_hyphen_prefix`.
     """
     doc = ent.doc
+    joined = _hyphen_prefix(ent, gazetteer)
+    if joined is not None:
+        return joined
     for n in (2, 1):
         start = ent.start - n
         if start < 0:
             continue
         before = doc[start:ent.start]
-        if any(not t.text[:1].isupper() or not t.is_alpha or t.is_stop or t.pos_ != "PROPN" or t.ent_type_
-               or t.text in _DESCRIPTORS or t.is_sent_start for t in before):
+        if any(not t.text[:1].isupper() or not t.is_alpha or t.is_stop or t.pos_ not in ("PROPN", "ADJ")
+               or t.ent_type_ or t.is_sent_start and t.text not in _DESCRIPTORS for t in before):
             continue
         longer = doc[start:ent.end]
-        place = gazetteer.resolve(longer.text)
-        if place is not None and fold(place.name) == fold(longer.text):
-            return longer
+        if not gazetteer.has_name(longer.text):
+            continue
+        if before[0].pos_ == "PROPN" and before[0].text not in _DESCRIPTORS or not _name_goes_on(longer):
+            return longer   # "New London Police": "New" is the name's; "North Arlington Neighbors" is not
     return ent
+
+
+def _name_goes_on(span: SpacySpan) -> bool:
+    """A capitalised word follows: the longer name heads another one ("Dublin City Council", "North
+    Arlington Neighbors", "East Washington Street"), so the shorter reading is kept."""
+    doc = span.doc
+    return span.end < len(doc) and doc[span.end].text[:1].isupper() and doc[span.end].is_alpha
+
+
+#: prefixes glued by a hyphen that qualify a name rather than belong to it ("Mid-Jutland", "Trans-Pacific")
+_HYPHEN_QUALIFIERS: Final = frozenset({"Mid", "Trans", "Pan", "Anti", "Pro", "Ex", "Post", "Pre", "Non", "Sub",
+                                       "Inter", "Intra", "Neo", "Pseudo", "Greater", "Upper", "Lower"})
+#: the Arabic article, written with a hyphen in most transliterations ("Al-Minya", "El-Fasher")
+_ARTICLES: Final = frozenset({"Al", "El", "al", "el", "Ad", "Ar", "As", "Az", "An", "Ash", "At"})
+
+
+def _hyphen_prefix(ent: SpacySpan, gazetteer: Gazetteer) -> SpacySpan | None:
+    """ "KwaZulu-Natal", "Vest-Agder", "Al-Minya": a capitalised word glued to a place by a hyphen is
+    part of its name (the tokenizer splits at the hyphen and the ruler matched the tail).
+
+    Not when the first word is a place or people itself ("Fargo-Moorhead", "Asia-Pacific",
+    "Egyptian-US": two places), an abbreviation ("DFL-Minneapolis": party and town), or a qualifier
+    ("Mid-Jutland"). The caller resolves the whole name when the gazetteer knows it, else the tail.
+    """
+    doc = ent.doc
+    if ent.start < 2 or doc[ent.start - 1].text not in ("-", "‑") or doc[ent.start - 1].whitespace_ \
+            or doc[ent.start - 2].whitespace_:
+        return None
+    first = doc[ent.start - 2]
+    longer = doc[ent.start - 2:ent.end]
+    if gazetteer.has_name(longer.text):
+        return longer
+    word = first.text
+    if word in _ARTICLES:
+        return longer
+    if not (word[:1].isupper() and word.isalpha() and len(word) >= 3 and not word.isupper()) \
+            or word in _HYPHEN_QUALIFIERS or word in _DESCRIPTORS or first.ent_type_ in ("NORP", "PERSON") \
+            or gazetteer.is_place(word) or _common_word(word):
+        return None
+    return longer
 
 
 def _comma_parts(ent: SpacySpan, gazetteer: Gazetteer) -> list[Toponym]:
@@ -297,8 +444,9 @@ def _contextual(doc: Doc, gazetteer: Gazetteer, actors: ActorDictionary) -> list
             while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound":
                 start -= 1
             span = doc[start:token.i + 1]
-        if span.label_ in ("PERSON",) and head.lower_ not in _LOCATIVE_PREPS:
-            continue
+        named_kind = head.lower_ == "of" and head.head.lemma_.lower() in _PLACE_NOUNS
+        if span.label_ in ("PERSON",) and head.lower_ not in _LOCATIVE_PREPS and not named_kind:
+            continue   # but "the town of Camborne", "the island of Bohol" say "place" whatever the NER thinks
         if span.label_ in ("DATE", "TIME", "EVENT") or _common_word(span.text):
             continue   # "in May", "through Thursday", "at Christmas"
         text = span.text
