@@ -219,6 +219,10 @@ def test_actors_and_places(client: Any) -> None:
     assert {"Homs", "Damascus"} <= names
     homs = next(p for p in places if p["name"] == "Homs")
     assert homs["lat"] == pytest.approx(34.73, abs=0.1) and homs["events"] >= 1
+    # every place says how precise it is (issue 13): a map draws a country or admin1 as an area
+    assert homs["level"] == "city"
+    assert all(p["level"] in {"country", "admin1", "admin2", "city", "site", "region", "continent"}
+               for p in client.get("/api/places").json()["places"])
 
 
 @pytest.mark.skipif(LINK is None, reason="tidings.link is not installed")

@@ -196,3 +196,94 @@ def test_towns_vote_for_their_grid_cell() -> None:
     ctx = context_of([Place(name="Sherman", country="US", admin1_code="US.TX", lat=33.64, lon=-96.61,
                             feature="city"), Place(name="Texas", country="US", feature="admin1", lat=31.0, lon=-99.0)])
     assert ctx["@33,-97"] == 0.5 and not any(key.startswith("@31") for key in ctx)
+
+
+# --------------------------------------------------------------------------- longer names, lists (round 3)
+
+
+@pytest.mark.parametrize(("text", "name", "country"), [
+    ("Health officials in KwaZulu-Natal reported forty new cases of the disease on Tuesday.", "KwaZulu-Natal",
+     "ZA"),
+    ("Heavy snow fell across Inner Mongolia over the weekend, officials said.", "Inner Mongolia", "CN"),
+    ("Six pupils in Ilocos Sur fell ill after eating cassava at school.", "Ilocos Sur", "PH"),
+])
+def test_the_whole_name_not_the_place_inside_it(text: str, name: str, country: str) -> None:
+    """A hyphenated name, a descriptor that is part of a province's own name, a name's suffix: the span
+    is the whole name (the ruler alone matched "Natal", "Mongolia", "Ilocos")."""
+    analysis = analyze(text, published="2024-05-01")
+    assert place_named(analysis, name)["country"] == country
+    assert len(places(analysis)) == 1
+
+
+@pytest.mark.parametrize(("text", "kept", "not_taken"), [
+    ("Storms crossed North Texas overnight, cutting power to thousands.", "Texas", "North Texas"),
+    ("Asia-Pacific ministers met in Lima on Friday to discuss trade.", "Lima", "Asia-Pacific"),
+    ("Members of the Quebec City Council voted on Tuesday to raise taxes.", "Quebec", "Quebec City"),
+])
+def test_a_descriptor_a_second_place_or_an_institution_is_not_the_name(text: str, kept: str,
+                                                                         not_taken: str) -> None:
+    """"North Texas" is a part of Texas, not a name the gazetteer knows; "Asia-Pacific" joins two
+    places; "Quebec City Council" is a council's name, so the longer reading stops at the place."""
+    texts = [p["text"] for p in places(analyze(text, published="2024-05-01"))]
+    assert kept in texts and not_taken not in texts
+
+
+def test_members_of_a_list_with_a_place_are_places() -> None:
+    analysis = analyze("Cholera cases were reported in Kisumu, Migori, Wajir and Homa Bay this week.",
+                       published="2024-05-01")
+    for name in ("Kisumu", "Migori", "Wajir", "Homa Bay"):
+        assert place_named(analysis, name)["country"] == "KE"
+
+
+def test_lists_step_is_what_finds_them() -> None:
+    """Without the ``lists`` step the towns the NER labels as people or organisations are lost."""
+    from tidings.pipeline import Engine
+    from tidings.toponyms import find_toponyms
+
+    engine = Engine()
+    doc = engine.nlp("Cholera cases were reported in Kisumu, Migori, Wajir and Homa Bay this week.")
+    with_lists = {t.text for t in find_toponyms(doc, engine.gazetteer, engine.actors, frozenset(STEPS))}
+    without = {t.text for t in find_toponyms(doc, engine.gazetteer, engine.actors,
+                                             frozenset(STEPS) - {"lists"})}
+    assert {"Migori", "Wajir", "Homa Bay"} <= with_lists
+    assert with_lists - without
+
+
+@pytest.mark.parametrize(("text", "not_place"), [
+    ("Anthony Brown was charged on Monday. Police in Denver said Brown and Jordan fled the scene.", "Brown"),
+    ("The water board closed schools in Henderson and Ellis counties after the flood.", "Ellis"),
+])
+def test_a_list_member_that_is_a_person_or_names_other_things_is_not_a_place(text: str, not_place: str) -> None:
+    """A surname the document gives a person, and a list that modifies a plural noun ("counties",
+    "avenues", "schools"), are not made places by standing next to one."""
+    assert not_place not in [p["text"] for p in places(analyze(text, published="2024-05-01"))]
+
+
+def test_the_island_of_names_a_place() -> None:
+    analysis = analyze("Aid reached the island of Bohol on Friday after the storm.", published="2024-05-01")
+    assert place_named(analysis, "Bohol")["country"] == "PH"
+
+
+def test_gazetteer_has_name_is_exact() -> None:
+    gaz = Gazetteer.open()
+    assert gaz.has_name("Inner Mongolia") and gaz.has_name("inner mongolia")
+    assert not gaz.has_name("North Texas") and not gaz.has_name("Idlib province")
+
+
+@pytest.mark.parametrize(("text", "name", "admin1"), [
+    ("Rep. Tom Walsh, R-Elbow Lake, filed the bill on Monday.", "Elbow Lake", "Minnesota"),
+    ("The measure was written by Sen. Ann Cole (DFL-Moorhead) and passed the Minnesota Senate.", "Moorhead",
+     "Minnesota"),
+    ("Sen. Mark Dunn, D-W. Va., voted against the amendment.", "W. Va.", "West Virginia"),
+])
+def test_a_legislators_home_after_the_party_letter_is_a_place(text: str, name: str, admin1: str) -> None:
+    place = place_named(analyze(text, published="2024-05-01"), name)
+    assert place["found_by"] == "affiliations" and place["country"] == "US" and place["admin1"] == admin1
+
+
+@pytest.mark.parametrize("text", [
+    "Veterans marked the anniversary (D-Day) on the beaches of Normandy.",
+    "The station's I-Team found the records, said Ann Cole, D-Day planner.",
+])
+def test_a_party_letter_before_a_common_word_is_no_place(text: str) -> None:
+    assert not [p for p in places(analyze(text, published="2024-05-01")) if p["found_by"] == "affiliations"]

@@ -25,6 +25,9 @@ ablation (``TIDINGS_PLACE_STEPS_OFF=demonyms,orgs``):
 - ``lists``: a name coordinated with a place the other steps found ("Nyeri, Wajir and Garissa",
   "Hamar and Lillehammer") whatever label the NER gave it, when the gazetteer knows it: the NER
   tags unfamiliar towns PERSON or ORG, but a list's members are of one kind;
+- ``affiliations``: a legislator's party and home in the US press convention ("Sen. Ann Lee, D-Ohio",
+  "Rep. Tom Bakk (DFL-Cook)"): the town or state after the party letter is a place the NER splits
+  off or misses;
 - ``doc_context`` (resolution, not recognition): every name resolved in the context of the
   document's other places (:func:`tidings.places.resolve_document`); off, each name alone.
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 import bisect
 import logging
 import os
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
@@ -57,7 +61,7 @@ __all__ = ["STEPS", "Toponym", "find_toponyms", "steps_enabled"]
 log = logging.getLogger("tidings")
 
 STEPS: Final = ("entities", "context", "strip", "demonyms", "orgs", "containment", "datelines", "sites",
-                 "modifiers", "diseases", "lists", "doc_context")
+                 "modifiers", "diseases", "lists", "affiliations", "doc_context")
 #: steps whose toponyms are kept only when their place fits the document's other places
 WEAK_STEPS: Final = frozenset({"modifiers"})
 PLACE_LABELS: Final = frozenset({"GPE", "LOC", "FAC"})
@@ -105,7 +109,8 @@ def find_toponyms(doc: Doc, gazetteer: Gazetteer, actors: ActorDictionary,
                   steps: frozenset[str] | None = None) -> list[Toponym]:
     """The document's place names, without overlaps, in text order."""
     steps = steps_enabled() if steps is None else steps
-    finders = (("datelines", lambda: _datelines(doc, gazetteer)), ("entities", lambda: _entities(doc, gazetteer)),
+    finders = (("datelines", lambda: _datelines(doc, gazetteer)),
+               ("affiliations", lambda: _affiliations(doc, gazetteer)), ("entities", lambda: _entities(doc, gazetteer)),
                ("context", lambda: _contextual(doc, gazetteer, actors)), ("orgs", lambda: _org_places(doc, gazetteer)),
                ("demonyms", lambda: _demonyms(doc)), ("sites", lambda: _sites(doc)),
                ("modifiers", lambda: _modifiers(doc, gazetteer, actors)))
@@ -597,6 +602,40 @@ def _demonyms(doc: Doc) -> list[Toponym]:
         nominal = abbreviation and last.dep_ not in ("amod", "compound", "nmod")
         out.append(Toponym(ent.start_char, ent.end_char, ent.text, "demonyms", "GPE" if nominal else "NORP",
                            country3=code, token_start=ent.start, token_end=ent.end, adjective=not abbreviation))
+    return out
+
+
+# ", D-Ohio", "(R-Elbow Lake)", ", DFL-Cook,": party letters glued to the member's home town or state
+_AFFILIATION: Final = re.compile(
+    r"(?:(?<=, )|(?<=\())(?:D|R|I|DFL|Ind|Dem|Rep|GOP)-(?P<place>[A-Z][A-Za-z.’']*(?: [A-Z][A-Za-z.’']*){0,2})"
+    r"(?=[,);:\s—–]|$)")
+
+
+def _affiliations(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
+    """ "Sen. Ann Lee, D-Ohio", "Rep. Tom Bakk (DFL-Cook)": the place after a party letter is the
+    member's home, a place the text names (a US press convention; the tokenizer often keeps
+    "D-Ohio" as one word, so the NER never sees the place). A county seat written bare ("D-Braxton")
+    is looked up as the county when no town has the name."""
+    out = []
+    text = doc.text
+    for m in _AFFILIATION.finditer(text):
+        name = m.group("place")
+        if name.endswith("."):
+            whole = gazetteer.resolve(name[:-1])
+            if whole is not None and whole.name == name[:-1]:
+                name = name[:-1]   # "D-Iowa City." ends a sentence; "D-Calif." is the abbreviation
+        lookup = None
+        if not gazetteer.is_place(name) or _common_word(name):
+            if gazetteer.is_place(f"{name} County"):
+                lookup = f"{name} County"
+            else:
+                continue
+        start = m.start("place")
+        end = start + len(name)
+        span = doc.char_span(start, end)
+        out.append(Toponym(start, end, name, "affiliations", "GPE", lookup=lookup,
+                           token_start=span.start if span is not None else -1,
+                           token_end=span.end if span is not None else -1))
     return out
 
 
