@@ -614,8 +614,8 @@ _AFFILIATION: Final = re.compile(
 def _affiliations(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
     """ "Sen. Ann Lee, D-Ohio", "Rep. Tom Bakk (DFL-Cook)": the place after a party letter is the
     member's home, a place the text names (a US press convention; the tokenizer often keeps
-    "D-Ohio" as one word, so the NER never sees the place). A county seat written bare ("D-Braxton")
-    is looked up as the county when no town has the name."""
+    "D-Ohio" as one word, so the NER never sees the place). Only after a person's name: "(D-Day)"
+    after a common noun is no affiliation."""
     out = []
     text = doc.text
     for m in _AFFILIATION.finditer(text):
@@ -624,19 +624,25 @@ def _affiliations(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
             whole = gazetteer.resolve(name[:-1])
             if whole is not None and whole.name == name[:-1]:
                 name = name[:-1]   # "D-Iowa City." ends a sentence; "D-Calif." is the abbreviation
-        lookup = None
-        if not gazetteer.is_place(name) or _common_word(name):
-            if gazetteer.is_place(f"{name} County"):
-                lookup = f"{name} County"
-            else:
-                continue
+        if not gazetteer.is_place(name) or _common_word(name) or not _after_a_name(doc, m.start()):
+            continue
         start = m.start("place")
         end = start + len(name)
         span = doc.char_span(start, end)
-        out.append(Toponym(start, end, name, "affiliations", "GPE", lookup=lookup,
+        out.append(Toponym(start, end, name, "affiliations", "GPE",
                            token_start=span.start if span is not None else -1,
                            token_end=span.end if span is not None else -1))
     return out
+
+
+def _after_a_name(doc: Doc, char: int) -> bool:
+    """The party letter at ``char`` follows a person's name ("Tom Walsh, R-", "Ann Cole (D-"), or a
+    "both" that shares one ("Sens. Byrd and Rockefeller, both D-")."""
+    before = doc.char_span(0, char, alignment_mode="contract")
+    if before is None or len(before) < 2:
+        return False
+    name = doc[before.end - 2]   # the word before the comma or bracket
+    return name.lower_ == "both" or name.pos_ == "PROPN" and name.text[:1].isupper()
 
 
 def _datelines(doc: Doc, gazetteer: Gazetteer) -> list[Toponym]:
