@@ -287,3 +287,31 @@ def test_a_legislators_home_after_the_party_letter_is_a_place(text: str, name: s
 ])
 def test_a_party_letter_before_a_common_word_is_no_place(text: str) -> None:
     assert not [p for p in places(analyze(text, published="2024-05-01")) if p["found_by"] == "affiliations"]
+
+
+def test_a_village_the_gazetteer_lacks_is_placed_where_the_text_puts_it() -> None:
+    """"the village of X in Fife": a settlement noun's "of" names a place no gazetteer holds; it is
+    placed at the area named right after it, at that area's precision, never at a point of its own."""
+    analysis = analyze("A dead swan was found in the village of Kilbrannoch in Fife, Scotland, on Thursday.",
+                       published="2024-05-01")
+    village = place_named(analysis, "Kilbrannoch")
+    fife = place_named(analysis, "Fife")
+    assert village["country"] == "GB" and village["feature"] == "city"
+    assert (village["lat"], village["lon"]) == (fife["lat"], fife["lon"])
+    assert village["precision"] == fife["feature"] != "exact"
+
+
+def test_later_mentions_of_that_village_are_places_too() -> None:
+    analysis = analyze("Aid reached the small town of Ardvellie in Kenya on Monday. The minister toured "
+                       "Ardvellie on Tuesday.", published="2024-05-01")
+    assert [p["text"] for p in places(analysis)].count("Ardvellie") in (1, 2)
+    assert all(p["country"] == "KE" for p in places(analysis) if p["text"] == "Ardvellie")
+
+
+@pytest.mark.parametrize("text", [
+    "Officials met Kilbrannoch on Monday to discuss the vaccine in Fife.",      # no settlement noun
+    "The mayor of Kilbrannoch said the water in Fife was safe.",                # "mayor of" is no settlement
+    "The village of Kilbrannoch held a fete.",                                  # nothing places it
+])
+def test_an_unknown_name_without_a_settlement_cue_or_a_container_is_no_place(text: str) -> None:
+    assert "Kilbrannoch" not in [p["text"] for p in places(analyze(text, published="2024-05-01"))]

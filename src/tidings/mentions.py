@@ -135,6 +135,8 @@ class DocContext:
         for n, t in enumerate(toponyms):
             if places.get(n) is None and (t.step == "sites" or t.label == "FAC"):
                 places[n] = _site(t, towns)
+            elif places.get(n) is None and t.unlisted:
+                places[n] = _village(t, toponyms, places)
         for n, t in enumerate(toponyms):
             place = places.get(n)
             if place is None:
@@ -440,6 +442,26 @@ def _site(site: Toponym, towns: _Towns) -> Place | None:
         return None
     return Place(name=site.text, country=town.country, country3=town.country3, admin1=town.admin1,
                  admin1_code=town.admin1_code, lat=town.lat, lon=town.lon, feature="site", precision="city")
+
+
+def _village(village: Toponym, toponyms: list[Toponym], places: dict[int, Place | None]) -> Place | None:
+    """A settlement no gazetteer holds ("the village of Cellardyke in Fife"), placed at the place the
+    text puts it in: the first named within a few words after it, else the nearest before it, of any
+    level. Level ``city`` (it is a town or village); precision the container's level, so a map does
+    not draw the container's point as the village's."""
+    after = [(t.start, places.get(n)) for n, t in enumerate(toponyms)
+             if places.get(n) is not None and 0 <= t.start - village.end <= 40 and not t.unlisted]
+    before = [(t.end, places.get(n)) for n, t in enumerate(toponyms)
+              if places.get(n) is not None and t.end <= village.start and not t.unlisted]
+    found = min(after, key=lambda sp: sp[0])[1] if after else max(before, key=lambda sp: sp[0])[1] if before \
+        else None
+    if found is None or found.lat is None:
+        return None
+    precision = "city" if found.feature in ("city", "site") else found.feature or "country"
+    return Place(name=village.text, country=found.country, country3=found.country3,
+                 admin1=found.admin1 if found.feature != "country" else None,
+                 admin1_code=found.admin1_code if found.feature != "country" else None,
+                 lat=found.lat, lon=found.lon, feature="city", precision=precision)
 
 
 def _safe_country(gazetteer: Gazetteer, code: str | None) -> Place | None:
