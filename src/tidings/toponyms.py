@@ -46,9 +46,8 @@ from spacy.attrs import DEP, ORTH, POS
 from spacy.symbols import PROPN as _PROPN
 from spacy.symbols import appos as _APPOS
 from spacy.symbols import pobj as _POBJ
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
-from spacy.tokens import Token
 
 from tidings.nlp import DATELINE, DATELINE_REACH, NER_SPANS, entity_of
 from tidings.places import fold
