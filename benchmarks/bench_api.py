@@ -1,4 +1,4 @@
-"""API latency under load: N synthetic events, ``tidings.api`` under uvicorn, an asyncio/httpx load generator.
+"""API latency under load: N synthetic events, ``tidings.api.app`` under uvicorn, an asyncio/httpx load generator.
 
     python benchmarks/bench_api.py                      # 100k events, concurrency 1 and 8
     python benchmarks/bench_api.py 1000000 -c 1 -c 16   # the goal: filtered query p95 <= 100 ms
@@ -35,8 +35,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_store import CHUNK_DOCUMENTS, Synthetic
 
-from tidings.cli_serve import default_workers
-from tidings.store import Store
+from tidings.cli.serve import default_workers
+from tidings.store.database import Store
 
 # name → path; the first is the headline figure (a filtered events page, as the dashboard and scripts ask).
 QUERIES: dict[str, str] = {
@@ -53,7 +53,7 @@ QUERIES: dict[str, str] = {
     "stats": "/api/stats",
 }
 # As `tidings serve --workers N` runs it: each worker process builds the app from TIDINGS_DB.
-SERVER = ("import sys, uvicorn; uvicorn.run('tidings.api:create_app', factory=True, host='127.0.0.1', "
+SERVER = ("import sys, uvicorn; uvicorn.run('tidings.api.app:create_app', factory=True, host='127.0.0.1', "
           "port=int(sys.argv[1]), workers=int(sys.argv[2]), log_level='warning')")
 
 

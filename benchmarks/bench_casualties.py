@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cost and yield of the casualties stage (``tidings.casualties``), and its must / must-not pass rate.
+"""Cost and yield of the casualties stage (``tidings.stages.casualties``), and its must / must-not pass rate.
 
     python benchmarks/bench_casualties.py [--docs 200] [--json out.json]
 
@@ -32,9 +32,9 @@ def run(n_docs: int) -> dict[str, Any]:
     import spacy
 
     from casualty_support import case_failures, figures, load_cases
-    from tidings.ingest import read_text
+    from tidings.core.records import Document
     from tidings.pipeline import Engine
-    from tidings.records import Document
+    from tidings.read import read_text
 
     texts = load_texts(n_docs)
     words = sum(len(t.split()) for t in texts)

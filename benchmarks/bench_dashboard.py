@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_api import build
 from fastapi.testclient import TestClient
 
-from tidings.api import create_app
+from tidings.api.app import create_app
 
 VIEWS = {"all events": "", "type+country": "type=ASSAULT&country=SYR"}
 REQUESTS = {

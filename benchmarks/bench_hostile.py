@@ -40,7 +40,7 @@ def _short(n: int) -> str:
 
 def long_batch(engine: Any, chars: int) -> dict[str, Any]:
     from tidings import service
-    from tidings.store import Store
+    from tidings.store.database import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "corpus"
@@ -94,8 +94,8 @@ def _server() -> ThreadingHTTPServer:
 
 def dead_webhook(engine: Any) -> dict[str, Any]:
     from tidings import service
-    from tidings.store import Store
-    from tidings.watch import WatchRule, add_rule
+    from tidings.across.watch import WatchRule, add_rule
+    from tidings.store.database import Store
 
     server = _server()
     os.environ["TIDINGS_ALLOW_NETWORKS"] = "127.0.0.0/8"
@@ -124,7 +124,7 @@ def dead_webhook(engine: Any) -> dict[str, Any]:
 
 
 def drip(deadline: float) -> dict[str, Any]:
-    from tidings.ingest.web import FetchError, FetchPolicy, WebClient
+    from tidings.read.web import FetchError, FetchPolicy, WebClient
 
     server = _server()
     try:

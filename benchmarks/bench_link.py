@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tidings import link
-from tidings.records import Actor, Analysis, Document, Event, Place, Source, Span, When
-from tidings.store import Store
+from tidings.across import link
+from tidings.core.records import Actor, Analysis, Document, Event, Place, Source, Span, When
+from tidings.store.database import Store
 
 TYPES = ["ASSAULT", "RETREAT", "CONSULT", "AID", "SUPPORT", "THREATEN", "ACCUSE", "PROTEST", "COERCE", "MOBILIZE"]
 COUNTRIES = ["SYR", "IRN", "RUS", "UKR", "ISR", "LBN", "TUR", "USA", "IRQ", "YEM", "SDN", "ETH", "MLI", "AFG"]

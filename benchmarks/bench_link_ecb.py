@@ -63,7 +63,7 @@ def load(path: Path, topics: set[int] | None) -> list[dict[str, Any]]:
 
 def analyses(rows: list[dict[str, Any]], cache: Path, fresh: bool) -> dict[str, Any]:
     """ECB document name → Analysis, analysing only documents not in the cache."""
-    from tidings.records import Analysis, Document
+    from tidings.core.records import Analysis, Document
 
     done: dict[str, Any] = {}
     if cache.exists() and not fresh:
@@ -209,8 +209,8 @@ def evaluate(rows: list[dict[str, Any]], done: dict[str, Any], cluster_of: dict[
 
 
 def link_all(done: dict[str, Any], directory: Path) -> tuple[dict[str, str], float]:
-    from tidings import link
-    from tidings.store import Store
+    from tidings.across import link
+    from tidings.store.database import Store
 
     store = Store(f"sqlite:///{directory / 'ecb.db'}")
     items = list(done.values())

@@ -26,9 +26,9 @@ def _per_call(fn, calls: int, rounds: int = 5) -> float:  # type: ignore[no-unty
 def main() -> int:
     import spacy
 
-    from tidings.actors import DEFAULT_DATA_DIR, ActorDictionary, _load_cached
-    from tidings.places import Gazetteer
-    from tidings.when import resolve
+    from tidings.stages.actors import DEFAULT_DATA_DIR, ActorDictionary, _load_cached
+    from tidings.stages.places import Gazetteer
+    from tidings.stages.time import resolve
 
     started = time.perf_counter()
     _load_cached.__wrapped__(DEFAULT_DATA_DIR)

@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_places.py [--eval-dir DIR] [--errors N]``.
 
 For each article the gold toponym strings are resolved together, the way the pipeline does
-(:func:`tidings.places.resolve_document`): first alone, then each again in the context of the
+(:func:`tidings.stages.places.resolve_document`): first alone, then each again in the context of the
 *other* toponyms' places, so a toponym never votes for itself. Gold coordinates are
 GeoNames points; a toponym left unresolved counts as 20,038 km off (half the Earth's
 circumference), as in ``score_geo.py``. Recognition is not scored here: see the end-to-end
@@ -11,14 +11,14 @@ geoparsing benchmark for that (``tidings eval geo``).
 
 ``--stages N`` also runs the whole pipeline over the first N articles of ≥ 100 words (LGL, then
 TR-News) and prints each stage's share of the time: the places stage (toponym recognition and
-resolution, :class:`tidings.mentions.DocContext`) has a budget of 15 % (issue 13).
+resolution, :class:`tidings.stages.mentions.DocContext`) has a budget of 15 % (issue 13).
 
 ``--long 300000`` joins LGL articles into texts of a quarter, half and all of that many characters,
 parses each once and times the places stage alone on them: its time per character should stay flat
 (before issue 13's fix it grew with the length: every name re-summed the context of all others).
 
 ``--ablation`` parses LGL, TR-News and GeoVirus once, then re-runs only the places stage with each
-recognition step of :mod:`tidings.toponyms` switched off in turn (``TIDINGS_PLACE_STEPS_OFF``), and
+recognition step of :mod:`tidings.stages.toponyms` switched off in turn (``TIDINGS_PLACE_STEPS_OFF``), and
 prints exact-span recognition F1 and end-to-end accuracy@161 km per configuration, scored as
 ``tidings eval geo`` scores them: what each step buys.
 """
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tidings.places import Gazetteer, resolve_document
-from tidings.records import Place
+from tidings.core.records import Place
+from tidings.stages.places import Gazetteer, resolve_document
 
 DEFAULT_EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "geo"
 CORPORA = ("lgl", "tr_news")
@@ -150,11 +150,11 @@ def ablation(eval_dir: Path, limit: int | None) -> None:
     import os
 
     from tidings import evaluation
-    from tidings.mentions import DocContext
+    from tidings.core.records import Analysis, Document
     from tidings.pipeline import Engine
-    from tidings.places import outlet_country
-    from tidings.records import Analysis, Document
-    from tidings.toponyms import STEPS
+    from tidings.stages.mentions import DocContext
+    from tidings.stages.places import outlet_country
+    from tidings.stages.toponyms import STEPS
 
     engine = Engine()
     parsed: dict[str, tuple[list[dict[str, Any]], list[Any]]] = {}
@@ -193,8 +193,8 @@ def ablation(eval_dir: Path, limit: int | None) -> None:
 
 def long_documents(eval_dir: Path, chars: int) -> None:
     """Seconds for the places stage on one text of ``chars`` characters, and on a quarter and half of it."""
-    from tidings.mentions import DocContext
     from tidings.pipeline import Engine
+    from tidings.stages.mentions import DocContext
 
     texts = [a["text"] for a in articles(eval_dir / "lgl.jsonl")]
     joined = "\n\n".join(texts)
@@ -218,8 +218,8 @@ PLACES_BUDGET = 0.15
 
 def stage_shares(eval_dir: Path, n: int) -> int:
     """Time every stage of the pipeline on ``n`` real articles; exit 1 when places exceed the budget."""
+    from tidings.core.records import Document
     from tidings.pipeline import Engine
-    from tidings.records import Document
 
     texts: list[str] = []
     for corpus in CORPORA:

@@ -104,7 +104,7 @@ def _events_digest(directory: Path) -> str:
 # ----------------------------------------------------------------------------------------------- store
 
 def bench_store(url: str, n_events: int, reuse: bool = False) -> dict[str, Any]:
-    from tidings.store import Store
+    from tidings.store.database import Store
 
     result: dict[str, Any] = {"events": n_events}
     with Store(url) as store:
@@ -134,8 +134,8 @@ def bench_store(url: str, n_events: int, reuse: bool = False) -> dict[str, Any]:
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec, so a child would report its parent's peak.
 _EXPORT_CHILD = """
 import sys, time
-from tidings.export import export_events
-from tidings.store import Store
+from tidings.store.export import export_events
+from tidings.store.database import Store
 def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):

@@ -101,9 +101,9 @@ def throughput(texts: Sequence[str], processes: Sequence[int] = (1, 2), repeats:
     earlier engine in the same process; ``cold_breakdown`` measures them fresh."""
     import spacy
 
-    from tidings.ingest import read_text
+    from tidings.core.records import Document
     from tidings.pipeline import Engine
-    from tidings.records import Document
+    from tidings.read import read_text
 
     start = time.perf_counter()
     nlp = spacy.load(MODEL)
@@ -173,7 +173,7 @@ def _child(argv: list[str], *, input_text: str | None = None) -> tuple[float, fl
 
 def _tidings_command() -> list[str]:
     script = Path(sys.executable).with_name("tidings")
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from tidings.cli import main; main()"]
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from tidings.cli.main import main; main()"]
 
 
 def cold_start(article: Path = ARTICLE, runs: int = 3) -> dict[str, Any]:
@@ -191,9 +191,9 @@ def cold_start(article: Path = ARTICLE, runs: int = 3) -> dict[str, Any]:
 
 _PEAK_SCRIPT = """
 import json, sys
-from tidings.ingest import read_text
+from tidings.read import read_text
 from tidings.pipeline import Engine
-from tidings.records import Document
+from tidings.core.records import Document
 texts = json.load(sys.stdin)
 engine = Engine()
 docs = [d for t in texts if isinstance(d := read_text(t), Document)]
@@ -204,7 +204,7 @@ print(sum(len(a.events) for a in engine.analyze_many(docs)))
 _COLD_SCRIPT = """
 import json, sys, time
 start = time.perf_counter()
-import tidings.cli
+import tidings.cli.main
 imported = time.perf_counter()
 from tidings.pipeline import Engine
 engine = Engine()

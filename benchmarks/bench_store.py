@@ -22,8 +22,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from tidings.records import Actor, Analysis, Document, Event, Place, Source, Span, When
-from tidings.store import Store
+from tidings.core.records import Actor, Analysis, Document, Event, Place, Source, Span, When
+from tidings.store.database import Store
 
 CHUNK_DOCUMENTS = 10_000   # synthetic documents generated (untimed) before each timed save_many
 

@@ -143,7 +143,7 @@ def machine() -> dict[str, Any]:
         mem_gb = 0.0
     import spacy
 
-    from tidings import __version__
+    from tidings.core import __version__
 
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True, cwd=ROOT,

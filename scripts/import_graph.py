@@ -62,7 +62,7 @@ def _resolve(current: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
             parts = parts[:-1]
         parts = parts[: len(parts) - (node.level - 1)]
         base = ".".join(parts + ([node.module] if node.module else []))
-    # ``from tidings.stages import nlp`` names a module; ``from tidings.records import Event`` a name in one
+    # ``from tidings.stages import nlp`` names a module; ``from tidings.core.records import Event`` a name in one
     return [f"{base}.{alias.name}" for alias in node.names] + [base]
 
 

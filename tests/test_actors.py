@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tidings.actors import DEFAULT_DATA_DIR, ActorDataError, ActorDictionary
-from tidings.records import Actor
+from tidings.core.records import Actor
+from tidings.stages.actors import DEFAULT_DATA_DIR, ActorDataError, ActorDictionary
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = ROOT.parent / "shared" / "eval" / "events"

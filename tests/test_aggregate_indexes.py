@@ -7,11 +7,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tidings import store as store_module
-from tidings.migrations.v004_aggregate_indexes import INDEXES
-from tidings.store import SCHEMA_VERSION, Store, events_table
+from tidings.store import database as store_module
+from tidings.store.database import SCHEMA_VERSION, Store, events_table
+from tidings.store.migrations.v004_aggregate_indexes import INDEXES
 
-# The groupings of tidings.api_aggregates (map, timeline by type, network), as group_events gets them.
+# The groupings of tidings.api.aggregates (map, timeline by type, network), as group_events gets them.
 GROUPINGS = {
     "ix_events_place_groups": ["place_geonameid", "place_name", "place_country", "place_country3", "place_admin1",
                                "place_lat", "place_lon", "type", "modality"],

@@ -19,9 +19,9 @@ from wire_corpus import events, stored
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
-from tidings.api import create_app
-from tidings.api_aggregates import bulk_range
-from tidings.records import Event
+from tidings.api.aggregates import bulk_range
+from tidings.api.app import create_app
+from tidings.core.records import Event
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_min_fatalities_filters_the_aggregates_like_the_event_list(client: TestC
 def test_answers_are_exactly_their_documented_models(client: TestClient, path: str, model: str) -> None:
     """The aggregates encode plain dicts themselves (no response_model pass): each answer must still be its
     schema model, field for field (a missing field fails validation, an extra or retyped one the round trip)."""
-    import tidings.api_aggregates as aggregates
+    import tidings.api.aggregates as aggregates
 
     body = _get(client, path)
     cls = getattr(aggregates, model)

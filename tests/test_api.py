@@ -23,9 +23,9 @@ pytest.importorskip("httpx", reason="TestClient needs httpx: pip install 'tiding
 
 from fastapi.testclient import TestClient
 
-from tidings.api import MAX_BODY_BYTES, create_app
-from tidings.export import FLAT_COLUMNS
-from tidings.store import Store
+from tidings.api.app import MAX_BODY_BYTES, create_app
+from tidings.store.database import Store
+from tidings.store.export import FLAT_COLUMNS
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "tidings" / "web"
 
@@ -39,7 +39,7 @@ def _optional(name: str) -> Any:
         return None
 
 
-LINK, WATCH = _optional("tidings.link"), _optional("tidings.watch")
+LINK, WATCH = _optional("tidings.across.link"), _optional("tidings.across.watch")
 NEW_ARTICLE = (
     "Turkish troops withdrew from the town of Tal Abyad on Monday, the defence ministry in Ankara said. "
     "The ministry said the soldiers would return to bases near the border after talks with Russian officers. "
@@ -225,7 +225,7 @@ def test_actors_and_places(client: Any) -> None:
                for p in client.get("/api/places").json()["places"])
 
 
-@pytest.mark.skipif(LINK is None, reason="tidings.link is not installed")
+@pytest.mark.skipif(LINK is None, reason="tidings.across.link is not installed")
 def test_clusters_with_independent_sources(client: Any) -> None:
     page = client.get("/api/clusters?limit=1000").json()
     assert page["clusters"] and all(c["independent_sources"] >= 1 for c in page["clusters"])
@@ -241,7 +241,7 @@ def test_clusters_with_independent_sources(client: Any) -> None:
     _error(client.get("/api/clusters/does-not-exist"), 404)
 
 
-@pytest.mark.skipif(WATCH is None, reason="tidings.watch is not installed")
+@pytest.mark.skipif(WATCH is None, reason="tidings.across.watch is not installed")
 def test_alerts_list(client: Any) -> None:
     page = client.get("/api/alerts").json()
     assert page["limit"] == 100 and isinstance(page["alerts"], list)

@@ -18,11 +18,11 @@ pytest.importorskip("httpx", reason="TestClient needs httpx: pip install 'tiding
 
 from fastapi.testclient import TestClient
 
-from tidings.api import create_app
-from tidings.api_guard import MAX_JSON_DEPTH, json_too_deep, scrub
-from tidings.errors import StoreError
-from tidings.ingest import read_text
-from tidings.store import Store
+from tidings.api.app import create_app
+from tidings.api.guard import MAX_JSON_DEPTH, json_too_deep, scrub
+from tidings.core.errors import StoreError
+from tidings.read import read_text
+from tidings.store.database import Store
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "tidings" / "web"
 
@@ -259,7 +259,7 @@ def test_vendored_api_manual_ships_its_licences() -> None:
 
 def test_event_pages_are_the_events_the_store_holds(client: Any, db_path: Path) -> None:
     """The JSON page passes the stored JSON through: it must be exactly what the Event model serialises."""
-    from tidings.records import Event
+    from tidings.core.records import Event
 
     with Store(f"sqlite:///{db_path}") as store:
         expected = [json.loads(e.model_dump_json()) for e in store.events(limit=50)]

@@ -1,4 +1,4 @@
-"""The API's rows read from stored JSON (tidings.api_rows) equal the rows built through the Event model."""
+"""The API's rows read from stored JSON (tidings.api.rows) equal the rows built through the Event model."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tidings.api_rows import EVENT_KEYS, current, event_json, flat_record, flat_row, flat_row_json, parse
-from tidings.export import FLAT_COLUMNS
-from tidings.records import Actor, Casualty, Event, Place, Source, Span, When
+from tidings.api.rows import EVENT_KEYS, current, event_json, flat_record, flat_row, flat_row_json, parse
+from tidings.core.records import Actor, Casualty, Event, Place, Source, Span, When
+from tidings.store.export import FLAT_COLUMNS
 
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
 maybe_text = st.none() | text

@@ -3,7 +3,7 @@ must/must-not cases; these check fields the case format cannot name)."""
 
 from __future__ import annotations
 
-from tidings.records import Document
+from tidings.core.records import Document
 
 
 def _events(engine, text: str):

@@ -53,7 +53,7 @@ class _Server(uvicorn.Server):
 @contextmanager
 def _serving(db_url: str, engine: Any = None) -> Iterator[str]:
     """The app over ``db_url``, served by uvicorn in a thread on a free port of 127.0.0.1."""
-    from tidings.api import create_app
+    from tidings.api.app import create_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -81,13 +81,13 @@ def _serving(db_url: str, engine: Any = None) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory, sample_analysis: Any, engine: Any) -> Iterator[str]:
     """The sample article's events (and the session's engine, for articles posted from the page)."""
-    from tidings.store import Store
+    from tidings.store.database import Store
 
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'dashboard.db'}"
     with Store(url) as store:
         store.save(sample_analysis)
         try:   # what `tidings analyze` does after storing, where the across-article layer is installed
-            from tidings.link import link_pending
+            from tidings.across.link import link_pending
         except ModuleNotFoundError:
             pass
         else:
@@ -101,7 +101,7 @@ def _synthetic(n_docs: int, per_doc: int) -> Iterator[Any]:
     import datetime as dt
     import random
 
-    from tidings.records import MODALITIES, Actor, Analysis, Document, Event, Place, Source, Span, When
+    from tidings.core.records import MODALITIES, Actor, Analysis, Document, Event, Place, Source, Span, When
 
     rng = random.Random(5)
     types = ["ASSAULT", "RETREAT", "MOBILIZE", "AID", "CONSULT", "PROTEST", "THREATEN", "AGREE"]
@@ -132,7 +132,7 @@ HOSTILE = '<img src=x onerror="window.__xss = 1">Rebels <b>captured</b> Homs, of
 
 def _hostile() -> Any:
     """A stored document whose text and URL would run script if the page ever treated them as markup."""
-    from tidings.records import Analysis, Document, Event, Span
+    from tidings.core.records import Analysis, Document, Event, Span
 
     doc = Document(id="hostile", text=HOSTILE, url="javascript:window.__xss=2", title="<i>t</i>")
     start = HOSTILE.index("captured")
@@ -145,7 +145,7 @@ def _hostile() -> Any:
 @pytest.fixture(scope="module")
 def busy_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Thousands of events: the dashboard must stay responsive."""
-    from tidings.store import Store
+    from tidings.store.database import Store
 
     url = f"sqlite:///{tmp_path_factory.mktemp('busy') / 'busy.db'}"
     with Store(url) as store:

@@ -1,4 +1,4 @@
-"""Casualty figures as event data (``tidings.casualties``): the must / must-not cases of
+"""Casualty figures as event data (``tidings.stages.casualties``): the must / must-not cases of
 ``tests/data/casualty_cases.jsonl`` (made-up wire sentences from many regions, matching rules in
 ``casualty_support.py``), the records, the store (both backends), the filters and the exports; and the
 rejection of publication dates inferred after the ingest day."""
@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-import tidings.store as store_module
+import tidings.store.database as store_module
 from casualty_support import case_failures, figures, load_cases
-from tidings.components import FUTURE_PUBLICATION
-from tidings.components import with_publication_date as _with_publication_date
-from tidings.export import acled_row, export_events, flat_event
-from tidings.records import Analysis, Casualty, Document, Event, Place, Source, Span, When
-from tidings.store import SCHEMA_VERSION, Store
+from tidings.core.records import Analysis, Casualty, Document, Event, Place, Source, Span, When
+from tidings.stages.components import FUTURE_PUBLICATION
+from tidings.stages.components import with_publication_date as _with_publication_date
+from tidings.store.database import SCHEMA_VERSION, Store
+from tidings.store.export import acled_row, export_events, flat_event
 
 CASES = load_cases()
 #: Cases the stage does not get right yet (strict xfail: one that starts passing must be taken off).
@@ -201,7 +201,7 @@ def test_engine_never_anchors_events_to_a_future_inferred_date(engine: Any) -> N
 def test_cli_filter_table_and_show(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     analysis = _analysis([[_casualty("killed", 12, source="police")], [_casualty("injured", 3, 3)]])
@@ -224,7 +224,7 @@ def test_api_filter_and_detail(tmp_path: Path) -> None:
     pytest.importorskip("httpx", reason="TestClient needs httpx: pip install 'tidings[server]'")
     from fastapi.testclient import TestClient
 
-    from tidings.api import create_app
+    from tidings.api.app import create_app
 
     db = f"sqlite:///{tmp_path / 'api.db'}"
     analysis = _analysis([[_casualty("killed", 12, source="police")], []])

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tidings.cli import app
+from tidings.cli.main import app
 
 runner = CliRunner()
 

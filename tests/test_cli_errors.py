@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tidings.cli import app, events_table
+from tidings.cli.main import app, events_table
 
 runner = CliRunner()
 
@@ -31,7 +31,7 @@ def _check(args: list[str], code: str, input: str | None = None) -> str:
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory) -> str:
     """A real (empty but initialised) tidings database: the read verbs find it."""
-    from tidings.store import Store
+    from tidings.store.database import Store
 
     url = f"sqlite:///{tmp_path_factory.mktemp('errs') / 'e.db'}"
     Store(url).close()
@@ -130,7 +130,7 @@ def test_install_hint_keeps_its_brackets(tmp_path, monkeypatch):
 def test_debug_shows_the_traceback(tmp_path):
     result = runner.invoke(app, ["--debug", "events", "--db", f"sqlite:///{tmp_path / 'never.db'}"])
     assert result.exit_code != 0
-    from tidings.errors import StoreError
+    from tidings.core.errors import StoreError
 
     assert isinstance(result.exception, StoreError) and result.exception.code == "E209"
 
@@ -184,7 +184,7 @@ def test_no_arguments_still_shows_help():
 
 
 def _event(**changes):
-    from tidings.records import Actor, Event, Place, Source, Span, When
+    from tidings.core.records import Actor, Event, Place, Source, Span, When
 
     sentence = Span(start=0, end=10, text="x" * 10)
     base = {"id": "e" * 40, "doc_id": "d" * 64, "type": "RETREAT", "mode": "withdraw",
@@ -211,7 +211,7 @@ def test_tables_wrap_at_word_boundaries(width):
 
     from rich.console import Console
 
-    from tidings.records import When
+    from tidings.core.records import When
 
     events = [_event(), _event(id="f" * 40, type="ASSAULT", mode=None),
               _event(id="a" * 40, when=When(start=dt.date(2024, 12, 1), end=dt.date(2024, 12, 6),

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tidings.cli import app
-from tidings.coder import (
+from tidings.cli.main import app
+from tidings.stages.coder import (
     DEFAULT_MODEL_DIR,
     ENCODER_DIR,
     NONE,
@@ -141,8 +141,8 @@ def test_learned_layer_drops_what_is_no_event(engine_learned, engine_rules):
 
 @pytest.fixture(scope="module")
 def engine_learned():
+    from tidings.core.settings import Settings
     from tidings.pipeline import Engine
-    from tidings.settings import Settings
 
     engine = Engine(Settings(coder_mode="learned"))
     assert isinstance(engine.learned, LearnedCoder)
@@ -151,8 +151,8 @@ def engine_learned():
 
 @pytest.fixture(scope="module")
 def engine_rules():
+    from tidings.core.settings import Settings
     from tidings.pipeline import Engine
-    from tidings.settings import Settings
 
     engine = Engine(Settings(coder_mode="rules"))
     assert engine.learned is None

@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 import pytest
 
-from tidings.records import MODALITIES, SourceKind
+from tidings.core.records import MODALITIES, SourceKind
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "tidings" / "data"
@@ -208,7 +208,7 @@ def test_case2021_labels(plover: dict[str, Any]) -> None:
 
 
 def test_codebook_sections(plover: dict[str, Any]) -> None:
-    """The type knowledge tidings.codebook reads: every list names known types, sectors, CAMEO codes or
+    """The type knowledge tidings.core.codebook reads: every list names known types, sectors, CAMEO codes or
     modalities, and carries a "why" (a bare table with no reason is how copies in code drifted apart)."""
     sectors = plover["sectors"]
     for name in ("state", "state_combined", "armed"):
@@ -643,7 +643,7 @@ def test_reference_matcher() -> None:
 def test_casualties_file_is_consistent() -> None:
     """data/en/casualties.json: every kind is a record kind, every qualifier a record qualifier, numbers are
     positive, no word is both a number and a qualifier, and the people nouns are lower case and unique."""
-    from tidings.records import CASUALTY_KINDS, Qualifier
+    from tidings.core.records import CASUALTY_KINDS, Qualifier
 
     data = json.loads((LANG / "casualties.json").read_text("utf-8"))
     assert set(data["kinds"]) == set(CASUALTY_KINDS)

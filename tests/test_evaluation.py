@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tidings import evaluation as ev
-from tidings.records import Actor, Analysis, Document, Event, Mention, Place, Span, When
+from tidings.core.records import Actor, Analysis, Document, Event, Mention, Place, Span, When
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = Path(os.environ.get("TIDINGS_EVAL_DIR", ROOT.parent / "shared" / "eval"))
@@ -278,7 +278,7 @@ def test_classify_prediction_prefers_specific_events_and_falls_back(mapping: ev.
 
 def test_packaged_case_mapping_is_consistent() -> None:
     """The shipped plover.json only ever yields CASE labels (data written by hand can drift)."""
-    from tidings.settings import DATA_DIR
+    from tidings.core.settings import DATA_DIR
 
     if not (DATA_DIR / "plover.json").exists():
         pytest.skip("data/plover.json not written yet")
@@ -350,7 +350,7 @@ def test_score_geo_agrees_with_shared_scorer(match: str) -> None:
 # --- CLI without the engine --------------------------------------------------------------------------
 
 def test_cli_scores_saved_predictions(tmp_path: Path) -> None:
-    from tidings.cli_eval import eval_app
+    from tidings.cli.eval import eval_app
 
     gold, pred = tmp_path / "gold.jsonl", tmp_path / "pred.jsonl"
     ev.write_jsonl(gold, GEO_GOLD)

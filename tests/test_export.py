@@ -12,11 +12,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-import tidings.export as export_module
-from tidings.errors import InputError
-from tidings.export import FLAT_COLUMNS, FORMATS, event_from_record, export_events, guess_format
-from tidings.records import Actor, Event, Place, Source, Span, When
-from tidings.store import Store
+import tidings.store.export as export_module
+from tidings.core.errors import InputError
+from tidings.core.records import Actor, Event, Place, Source, Span, When
+from tidings.store.database import Store
+from tidings.store.export import FLAT_COLUMNS, FORMATS, event_from_record, export_events, guess_format
 
 DAMASCUS = Place(geonameid=170654, name="Damascus", country="SY", country3="SYR", admin1="Damascus",
                  lat=33.51, lon=36.29, feature="city", span=Span(start=30, end=38, text="Damascus"))
@@ -162,7 +162,7 @@ def test_unknown_format_and_guessing(events: list[Event]) -> None:
 
 
 def test_export_straight_from_the_store(tmp_path: Path, events: list[Event]) -> None:
-    from tidings.records import Analysis, Document
+    from tidings.core.records import Analysis, Document
 
     doc = Document(id="doc1", text="Iranian forces evacuated Damascus, officials said.")
     with Store(f"sqlite:///{tmp_path / 's.db'}") as store:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tidings.export import ACLED_COLUMNS, GDELT_COLUMNS, acled_row, export_events, gdelt_row
-from tidings.records import Actor, Document, Event, Place, Source, Span, When
+from tidings.core.records import Actor, Document, Event, Place, Source, Span, When
+from tidings.store.export import ACLED_COLUMNS, GDELT_COLUMNS, acled_row, export_events, gdelt_row
 
 # As ACLED publishes them (export files and API, since March 2023).
 ACLED_PUBLISHED = ["event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type", "sub_event_type", "actor1", "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2", "interaction", "civilian_targeting", "iso", "region", "country", "admin1", "admin2", "admin3", "location", "latitude", "longitude", "geo_precision", "source", "source_scale", "notes", "fatalities", "tags", "timestamp"]
@@ -196,7 +196,7 @@ def test_gdelt_export_is_tab_separated_with_the_header() -> None:
 def test_parquet_is_written_in_row_groups(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import pyarrow.parquet as pq
 
-    import tidings.export as export_module
+    import tidings.store.export as export_module
 
     monkeypatch.setattr(export_module, "PARQUET_ROW_GROUP", 1_000)
     events = (event(id=f"{i:016x}") for i in range(2_500))             # a generator: never a list

@@ -1,4 +1,4 @@
-"""One mechanism for optional extras (tidings.extras.require): the same message and hint everywhere."""
+"""One mechanism for optional extras (tidings.core.extras.require): the same message and hint everywhere."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from tidings.errors import InputError, TidingsError
-from tidings.extras import require
+from tidings.core.errors import InputError, TidingsError
+from tidings.core.extras import require
 
 
 def test_present_module_is_returned() -> None:
@@ -32,16 +32,16 @@ def test_an_import_error_inside_an_installed_module_is_not_hidden(tmp_path, monk
 
 def test_every_face_uses_it(monkeypatch) -> None:
     """A face whose extra is missing answers through require: scikit-learn for training."""
-    import tidings.extras
+    import tidings.core.extras
 
-    real = tidings.extras.import_module
+    real = tidings.core.extras.import_module
 
     def without_sklearn(name: str):  # type: ignore[no-untyped-def]
         if name == "sklearn":
             raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
         return real(name)
 
-    monkeypatch.setattr(tidings.extras, "import_module", without_sklearn)
+    monkeypatch.setattr(tidings.core.extras, "import_module", without_sklearn)
     from tidings.train import train_head
 
     with pytest.raises(TidingsError) as err:

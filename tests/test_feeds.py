@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from test_web_ingest import EVACUATION, FixtureServer, Page, article_html
-from tidings.ingest.feeds import FollowPolicy, follow, parse_every, parse_feed, poll_feed, read_feed_list
-from tidings.ingest.web import FetchError, FetchPolicy, WebClient
-from tidings.store import Store
+from tidings.read.feeds import FollowPolicy, follow, parse_every, parse_feed, poll_feed, read_feed_list
+from tidings.read.web import FetchError, FetchPolicy, WebClient
+from tidings.store.database import Store
 
 STORIES = {
     "homs": ("Rebels reach Homs", "2024-12-06", EVACUATION),
@@ -183,7 +183,7 @@ def test_follow_once_twice_adds_exactly_the_new_articles(site: Any, tmp_path: Pa
     from typer.testing import CliRunner
 
     import tidings.pipeline
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     monkeypatch.setattr(tidings.pipeline, "Engine", lambda *a, **k: engine)   # one model load per session
     server, feed = site
@@ -237,7 +237,7 @@ def test_durations_and_feed_lists(tmp_path: Path) -> None:
 
 def test_watch_rules_fire_on_followed_articles(site: Any, store: Store, engine: Any,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    watch = pytest.importorskip("tidings.watch", reason="tidings.watch (watch rules) is not installed")
+    watch = pytest.importorskip("tidings.across.watch", reason="tidings.across.watch (watch rules) is not installed")
     calls: list[list[str]] = []
     monkeypatch.setattr(watch, "after_store", lambda _store, analyses: calls.append(
         [a.document.title for a in analyses]))

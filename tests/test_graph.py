@@ -10,10 +10,10 @@ import networkx as nx
 import pytest
 from typer.testing import CliRunner
 
-from tidings import link
-from tidings.graph import build_graph
-from tidings.records import Actor, Analysis, Document, Event, Place, Source, Span, When
-from tidings.store import Store
+from tidings.across import link
+from tidings.across.graph import build_graph
+from tidings.core.records import Actor, Analysis, Document, Event, Place, Source, Span, When
+from tidings.store.database import Store
 
 SPAN = Span(start=0, end=4, text="text")
 D = dt.date(2024, 12, 1)
@@ -173,7 +173,7 @@ def test_the_sample_article(tmp_path, sample_analysis):
 
 
 def test_cli_graph_and_timeline(tmp_path):
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     with Store(f"sqlite:///{tmp_path / 'cli.db'}") as store:
         store.save_many(STORIES)

@@ -31,10 +31,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tidings import pipeline, service
-from tidings.ingest import InputFailure, read_jsonl
-from tidings.ingest.web import FetchError, FetchPolicy, WebClient
-from tidings.records import Document
-from tidings.store import Store
+from tidings.core.records import Document
+from tidings.read import InputFailure, read_jsonl
+from tidings.read.web import FetchError, FetchPolicy, WebClient
+from tidings.store.database import Store
 
 pytest.importorskip("httpx", reason="the outbound policy needs httpx: pip install 'tidings[web]'")
 
@@ -297,7 +297,7 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 def test_a_truncated_feed_is_the_feeds_error(server: HostileServer, store: Store, engine: Any) -> None:
-    from tidings.ingest.feeds import FollowPolicy, poll_feed
+    from tidings.read.feeds import FollowPolicy, poll_feed
 
     server.route("/a", server.page(article_html("Doha", SAMPLE)))
     whole = _rss(_item("one", server.url("/a")) + _item("two", server.url("/a")))
@@ -310,7 +310,7 @@ def test_a_truncated_feed_is_the_feeds_error(server: HostileServer, store: Store
 
 
 def test_an_impossible_item_date_is_dropped_and_flagged(server: HostileServer, store: Store, engine: Any) -> None:
-    from tidings.ingest.feeds import FollowPolicy, parse_feed, poll_feed
+    from tidings.read.feeds import FollowPolicy, parse_feed, poll_feed
 
     text = SAMPLE.replace("Saturday", "the weekend")
     server.route("/a", server.page(f"{text}".encode(), "text/plain; charset=utf-8"))
@@ -328,8 +328,8 @@ def test_an_impossible_item_date_is_dropped_and_flagged(server: HostileServer, s
 def test_markup_in_feed_links_and_names_is_printed_as_is(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from tidings.cli_scale import _report_line
-    from tidings.ingest.feeds import PollReport
+    from tidings.cli.scale import _report_line
+    from tidings.read.feeds import PollReport
 
     report = PollReport("http://wire.test/[/x]", items=1, new=1,
                         failures=[InputFailure("http://wire.test/a[/x][bold]b", "E111", "HTTP 404 [/red]")])
@@ -430,7 +430,7 @@ def test_a_parse_that_raises_costs_one_document(tmp_path: Path, engine: Any, mon
 
 
 def test_a_write_that_fails_costs_one_document(tmp_path: Path, db_url: str, engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.errors import StoreError
+    from tidings.core.errors import StoreError
 
     db = db_url
     real_save = Store.save
@@ -495,7 +495,7 @@ def test_split_text_covers_the_text_and_cuts_at_paragraphs_then_sentences() -> N
 
 def test_follow_keeps_every_item_around_a_long_one(server: HostileServer, store: Store, engine: Any,
                                                    small_limits: Any) -> None:
-    from tidings.ingest.feeds import FollowPolicy, poll_feed
+    from tidings.read.feeds import FollowPolicy, poll_feed
 
     pages = {"/s0": SHORT[0], "/s1": SHORT[1], "/long": _long_text(),
              "/huge": TOO_LONG, "/nul": SHORT[2] + " More news." * 900 + "\x00 More."}
@@ -514,7 +514,7 @@ def test_follow_keeps_every_item_around_a_long_one(server: HostileServer, store:
 def test_the_api_keeps_every_line_around_a_long_one(tmp_path: Path, db_url: str, engine: Any, small_limits: Any) -> None:
     from fastapi.testclient import TestClient
 
-    from tidings.api import create_app
+    from tidings.api.app import create_app
 
     lines = [{"text": SHORT[0]}, {"text": _long_text()}, {"text": TOO_LONG},
              {"text": SHORT[1].replace("Doha", "Do\u0000ha")}, {"text": SHORT[3]}]
@@ -541,7 +541,7 @@ def test_nul_in_jsonl_is_stripped_on_reading() -> None:
 def test_a_nul_in_a_hand_made_document_never_reaches_the_database(tmp_path: Path) -> None:
     """Readers strip NUL; a Document built by hand still carries it. The store writes U+FFFD instead (same
     length: offsets stay right), the same on SQLite and PostgreSQL (which refuses NUL outright)."""
-    from tidings.records import Analysis
+    from tidings.core.records import Analysis
 
     document = Document.from_text("Rebels entered Homs\x00 on Friday.")
     with Store(f"sqlite:///{tmp_path / 'n.db'}") as store:
@@ -551,7 +551,7 @@ def test_a_nul_in_a_hand_made_document_never_reaches_the_database(tmp_path: Path
 
 
 def test_a_nul_document_on_postgresql_is_stored_and_the_next_one_too(pg_schema_url: str) -> None:
-    from tidings.records import Analysis
+    from tidings.core.records import Analysis
 
     bad = Document.from_text("Rebels entered Homs\x00 on Friday.")
     good = Document.from_text("Rebels entered Hama on Saturday.")
@@ -590,7 +590,7 @@ def test_reruns_add_no_error_rows_and_skip_unchanged_documents(tmp_path: Path, d
 
 def _analyse_with_rule(tmp_path: Path, engine: Any, webhook: str, db: str | None = None, deliver_for: float = 3.0
                        ) -> tuple[service.AnalyzeResult, str]:
-    from tidings.watch import WatchRule, add_rule
+    from tidings.across.watch import WatchRule, add_rule
 
     db = db or f"sqlite:///{tmp_path / 'hook.db'}"
     with Store(db) as store:
@@ -604,7 +604,7 @@ def _analyse_with_rule(tmp_path: Path, engine: Any, webhook: str, db: str | None
 
 def test_a_webhook_that_never_answers_does_not_hold_up_analysis(server: HostileServer, tmp_path: Path, db_url: str,
                                                                engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.watch import alerts, deliver_pending, outbox_table
+    from tidings.across.watch import alerts, deliver_pending, outbox_table
 
     monkeypatch.setenv("TIDINGS_ALLOW_NETWORKS", "127.0.0.0/8")
     server.route("/hook", server.silent())
@@ -626,7 +626,7 @@ def test_a_webhook_that_never_answers_does_not_hold_up_analysis(server: HostileS
                                      "file:///etc/passwd", "ftp://example.org/hook"])
 def test_a_webhook_the_policy_refuses_is_never_contacted(tmp_path: Path, engine: Any, webhook: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.watch import alerts
+    from tidings.across.watch import alerts
 
     monkeypatch.delenv("TIDINGS_ALLOW_NETWORKS", raising=False)
     monkeypatch.delenv("TIDINGS_ALLOW_PRIVATE_URLS", raising=False)
@@ -640,8 +640,8 @@ def test_a_webhook_the_policy_refuses_is_never_contacted(tmp_path: Path, engine:
 
 def test_the_webhooks_verb_delivers_what_is_due(server: HostileServer, tmp_path: Path, engine: Any,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.cli import app
-    from tidings.watch import WatchRule, add_rule, alerts
+    from tidings.across.watch import WatchRule, add_rule, alerts
+    from tidings.cli.main import app
 
     monkeypatch.setenv("TIDINGS_ALLOW_NETWORKS", "127.0.0.0/8")
     server.route("/hook", server.page(b"ok", "text/plain"))
@@ -662,7 +662,7 @@ def test_the_webhooks_verb_delivers_what_is_due(server: HostileServer, tmp_path:
 
 def test_an_entry_another_worker_took_is_not_sent_twice(server: HostileServer, tmp_path: Path, engine: Any,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.watch import _claim, deliver_pending, outbox_table
+    from tidings.across.watch import _claim, deliver_pending, outbox_table
 
     monkeypatch.setenv("TIDINGS_ALLOW_NETWORKS", "127.0.0.0/8")
     server.route("/hook", server.page(b"ok", "text/plain"))
@@ -680,7 +680,7 @@ def test_an_entry_another_worker_took_is_not_sent_twice(server: HostileServer, t
 
 def test_a_webhook_is_delivered_once_it_answers(server: HostileServer, tmp_path: Path, engine: Any,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.watch import alerts
+    from tidings.across.watch import alerts
 
     monkeypatch.setenv("TIDINGS_ALLOW_NETWORKS", "127.0.0.0/8")
     server.route("/hook", server.page(b"ok", "text/plain"))
@@ -693,7 +693,7 @@ def test_a_webhook_is_delivered_once_it_answers(server: HostileServer, tmp_path:
 # ---------------------------------------------------------------------------------------- one-line errors
 
 def test_user_text_is_never_read_as_markup(tmp_path: Path, engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     monkeypatch.setattr(service, "Engine", lambda: engine)
     folder = tmp_path / "in"
@@ -712,7 +712,7 @@ def test_user_text_is_never_read_as_markup(tmp_path: Path, engine: Any, monkeypa
                                   ["export", "{dir}", "--format", "csv"], ["export", "/dev/full", "--format", "csv"],
                                   ["export", "{dir}/x.csv", "--format", "nope"]])
 def test_bad_values_are_one_line_with_a_code(tmp_path: Path, args: list[str]) -> None:
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     db = f"sqlite:///{tmp_path / 'e.db'}"
     Store(db).close()
@@ -725,7 +725,7 @@ def test_bad_values_are_one_line_with_a_code(tmp_path: Path, args: list[str]) ->
 
 
 def test_export_refuses_to_write_through_a_symlink(tmp_path: Path) -> None:
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     db = f"sqlite:///{tmp_path / 'x.db'}"
     Store(db).close()
@@ -783,7 +783,7 @@ def _many(tmp_path: Path, count: int) -> Path:
 def test_analyze_killed_mid_run_resumes_without_loss_or_duplicates(tmp_path: Path, engine: Any) -> None:
     folder = _many(tmp_path, 150)
     db_path = tmp_path / "kill.db"
-    command = [sys.executable, "-c", "from tidings.cli import main; main()", "analyze", str(folder),
+    command = [sys.executable, "-c", "from tidings.cli.main import main; main()", "analyze", str(folder),
                "--db", f"sqlite:///{db_path}", "--format", "jsonl"]
     at_kill = _kill_when_stored(command, db_path, at_least=3)
     assert 0 < at_kill < 150

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from tidings.ingest import MAX_BYTES, InputFailure, read_inputs, read_jsonl, read_text
-from tidings.ingest.checks import looks_english, parse_published
-from tidings.records import Document
+from tidings.core.records import Document
+from tidings.read import MAX_BYTES, InputFailure, read_inputs, read_jsonl, read_text
+from tidings.read.checks import looks_english, parse_published
 
 
 def _one(items):

@@ -1,12 +1,12 @@
-"""Stated intentions and refusals (tidings.intent): the strict-PLOVER recoding keeps what was promised."""
+"""Stated intentions and refusals (tidings.stages.intent): the strict-PLOVER recoding keeps what was promised."""
 
 from __future__ import annotations
 
 import pytest
 
 from tidings import analyze
+from tidings.core.settings import Settings
 from tidings.pipeline import Engine
-from tidings.settings import Settings
 
 PROMISE = "The rebel command said on Monday it will release the two aid workers it seized near Goma."
 

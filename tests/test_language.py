@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tidings.errors import TidingsError
-from tidings.settings import DATA_DIR, Settings
+from tidings.core.errors import TidingsError
+from tidings.core.settings import DATA_DIR, Settings
 
 LANGUAGE_FILES = ("verbs.jsonl", "cues.json", "time.json", "casualties.json", "actors", "places")
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tidings import link
-from tidings.records import Actor, Analysis, Document, Event, Place, Source, Span, When
-from tidings.store import Store
+from tidings.across import link
+from tidings.core.records import Actor, Analysis, Document, Event, Place, Source, Span, When
+from tidings.store.database import Store
 
 DATA = Path(__file__).parent / "data" / "linking"
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "iran-syria-evacuation.txt"
@@ -389,7 +389,7 @@ def test_every_link_says_why(stories):
 def test_cli_clusters_as_of_and_one_cluster(stories, tmp_path):
     from typer.testing import CliRunner
 
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     story_of, analyses = stories
     names = _names(analyses)
@@ -419,7 +419,7 @@ def test_api_clusters_as_of(stories, tmp_path, engine):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from tidings.api import create_app
+    from tidings.api.app import create_app
 
     story_of, analyses = stories
     names = _names(analyses)
@@ -457,7 +457,7 @@ def test_as_of_on_every_query_verb_and_endpoint(stories, tmp_path, engine):
 
     from typer.testing import CliRunner
 
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     story_of, analyses = stories
     names = _names(analyses)
@@ -504,7 +504,7 @@ def test_as_of_on_every_query_verb_and_endpoint(stories, tmp_path, engine):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from tidings.api import create_app
+    from tidings.api.app import create_app
 
     with TestClient(create_app(db, engine=engine, deliver_webhooks=False)) as api:
         def get(path: str) -> Any:
@@ -701,7 +701,7 @@ def test_actor_hierarchy():
 
 def test_casualty_figures_come_from_the_event():
     """Members carry the casualties stage's figures (count, evidence, speaker); background totals stay out."""
-    from tidings.records import Casualty
+    from tidings.core.records import Casualty
 
     def figure(kind: str, low: int, text: str, **fields: Any) -> Casualty:
         return Casualty(kind=kind, low=low, high=low, span=Span(start=0, end=len(text), text=text),

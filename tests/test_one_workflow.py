@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from test_scale import TEXTS
-from tidings import link, service, watch
-from tidings.records import Document
+from tidings import service
+from tidings.across import link, watch
+from tidings.core.records import Document
 from tidings.scale import _code_safely, analyze_safely, run_batch
-from tidings.store import Store
+from tidings.store.database import Store
 
 RULES = [watch.WatchRule(name="any-assault", type=("ASSAULT",)), watch.WatchRule(name="syria", country="SYR")]
 

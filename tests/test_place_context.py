@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from tidings import analyze
+from tidings.core.records import Analysis, Place
 from tidings.evaluation import geo_prediction
-from tidings.places import Gazetteer, _ContextWithout, _normalise_context, context_of, outlet_country
-from tidings.records import Analysis, Place
-from tidings.toponyms import Toponym, _without_overlaps
+from tidings.stages.places import Gazetteer, _ContextWithout, _normalise_context, context_of, outlet_country
+from tidings.stages.toponyms import Toponym, _without_overlaps
 
 
 def places(analysis: Analysis) -> list[dict[str, Any]]:
@@ -165,7 +165,7 @@ def test_first_toponym_to_claim_text_keeps_it() -> None:
     ([(10.0, -100.0, 0), (20.0, -80.0, 0)], 15.0, -90.0),
 ])
 def test_admin_centre_is_the_narrow_box(points: list[tuple[float, float, int]], lat: float, lon: float) -> None:
-    from tidings.places import _bbox_centre
+    from tidings.stages.places import _bbox_centre
 
     assert _bbox_centre(points) == pytest.approx((lat, lon), abs=0.01)
 

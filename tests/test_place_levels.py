@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tidings.export import FLAT_COLUMNS, acled_row, export_events, flat_event
-from tidings.records import Actor, Document, Event, Place, Span, When
+from tidings.core.records import Actor, Document, Event, Place, Span, When
+from tidings.store.export import FLAT_COLUMNS, acled_row, export_events, flat_event
 
 DOC = Document.from_text("Gunmen attacked a checkpoint.", outlet="Wire")
 TOWN = Place(geonameid=2460596, name="Gao", country="ML", country3="MLI", admin1="Gao", admin1_code="ML.07",

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tidings import places
-from tidings.places import Gazetteer, context_of, fold, resolve_document
-from tidings.records import Place, Span
-from tidings.settings import LANGUAGE_DIR
+from tidings.core.records import Place, Span
+from tidings.core.settings import LANGUAGE_DIR
+from tidings.stages import places
+from tidings.stages.places import Gazetteer, context_of, fold, resolve_document
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "iran-syria-evacuation.txt"
 SAMPLE_CONTEXT = ["SY", "IR", "IQ", "LB", "SY", "SY"]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from test_store import make_analysis
-from tidings.errors import InputError
-from tidings.store import Store, database_url
+from tidings.core.errors import InputError
+from tidings.store.database import Store, database_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -171,7 +171,7 @@ def test_postgresql_batch_resumes_from_the_store(pg_schema_url: str, tmp_path: P
 
 def test_postgresql_bulk_documents_read_back_equal(pg_schema_url: str) -> None:
     """A batch large enough for the COPY path (store._PG_COPY_DOCUMENTS) stores what a single save stores."""
-    from tidings import store as store_module
+    from tidings.store import database as store_module
 
     corpus = _corpus(0, store_module._PG_COPY_DOCUMENTS + 10, 0)
     with Store(pg_schema_url) as store:

@@ -22,7 +22,7 @@ def test_two_setup_commands_and_ci_uses_the_second():
 
 
 def test_every_cli_verb_is_documented():
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     verbs = {c.name or c.callback.__name__ for c in app.registered_commands}
     verbs |= {g.name for g in app.registered_groups}

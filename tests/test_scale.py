@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from test_feeds import STORIES
-from tidings.errors import InputError
+from tidings.core.errors import InputError
 from tidings.scale import BatchStats, run_batch
-from tidings.store import Store
+from tidings.store.database import Store
 
 TEXTS = [body for _, _, body in STORIES.values()] + [
     "Russian forces shelled Kharkiv overnight, killing two civilians, the regional governor said on Monday.",
@@ -126,7 +126,7 @@ def test_batch_cli(corpus: Path, tmp_path: Path, engine: Any, monkeypatch: pytes
     from typer.testing import CliRunner
 
     import tidings.pipeline
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     monkeypatch.setattr(tidings.pipeline, "Engine", lambda *a, **k: engine)
     db = tmp_path / "cli.db"

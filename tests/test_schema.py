@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tidings import link, schema, watch
-from tidings.store import MIGRATIONS, SCHEMA_VERSION, Store
+from tidings.across import link, watch
+from tidings.store import schema
+from tidings.store.database import MIGRATIONS, SCHEMA_VERSION, Store
 
 #: The schema version before the step that brought linking's and watch's tables into the migrations.
 BEFORE = next(version for version, step in MIGRATIONS.items() if step.__module__.endswith("_across"))

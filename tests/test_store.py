@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-import tidings.store as store_module
-from tidings.errors import InputError, StoreError
-from tidings.records import Actor, Analysis, Document, Event, Mention, Place, Source, Span, When
-from tidings.store import SCHEMA_VERSION, Store
+import tidings.store.database as store_module
+from tidings.core.errors import InputError, StoreError
+from tidings.core.records import Actor, Analysis, Document, Event, Mention, Place, Source, Span, When
+from tidings.store.database import SCHEMA_VERSION, Store
 
 HOMS = Place(geonameid=169577, name="Homs", country="SY", country3="SYR", admin1="Homs Governorate",
              lat=34.73, lon=36.72, span=Span(start=0, end=4, text="Homs"))
@@ -443,7 +443,7 @@ def test_memory_database_works(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_columns_match_the_export_names() -> None:
     """The store's filter columns mean what the CSV/Parquet columns of the same name mean."""
-    from tidings.export import FLAT_COLUMNS
+    from tidings.store.export import FLAT_COLUMNS
 
     own = {"position", "data"}
     assert set(store_module._EVENT_COLUMNS) - own <= set(FLAT_COLUMNS)
@@ -456,7 +456,7 @@ def test_columns_match_the_export_names() -> None:
 def test_events_as_of_keeps_what_was_reported_by_then(tmp_path):
     """``as_of``: a report published later (or, undated, stored later) is not yet known on that day."""
     from tidings import analyze
-    from tidings.store import Store
+    from tidings.store.database import Store
 
     early = analyze("Rebels captured Homs on Friday, officials said.", published="2024-12-07")
     late = analyze("Rebels captured Hama on Monday, officials said.", published="2024-12-10")

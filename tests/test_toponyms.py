@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from tidings import analyze
-from tidings.places import Gazetteer, resolve_document
-from tidings.records import Analysis
-from tidings.toponyms import STEPS, steps_enabled
+from tidings.core.records import Analysis
+from tidings.stages.places import Gazetteer, resolve_document
+from tidings.stages.toponyms import STEPS, steps_enabled
 
 LEVELS = {"country", "admin1", "admin2", "city", "site", "region", "continent"}
 
@@ -190,8 +190,8 @@ def test_nearness_to_the_documents_towns_decides_between_namesakes() -> None:
 
 
 def test_towns_vote_for_their_grid_cell() -> None:
-    from tidings.places import context_of
-    from tidings.records import Place
+    from tidings.core.records import Place
+    from tidings.stages.places import context_of
 
     ctx = context_of([Place(name="Sherman", country="US", admin1_code="US.TX", lat=33.64, lon=-96.61,
                             feature="city"), Place(name="Texas", country="US", feature="admin1", lat=31.0, lon=-99.0)])
@@ -238,7 +238,7 @@ def test_members_of_a_list_with_a_place_are_places() -> None:
 def test_lists_step_is_what_finds_them() -> None:
     """Without the ``lists`` step the towns the NER labels as people or organisations are lost."""
     from tidings.pipeline import Engine
-    from tidings.toponyms import find_toponyms
+    from tidings.stages.toponyms import find_toponyms
 
     engine = Engine()
     doc = engine.nlp("Cholera cases were reported in Kisumu, Migori, Wajir and Homa Bay this week.")

@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tidings import link, service
-from tidings.errors import InputError
-from tidings.records import Actor, Analysis, Document, Event, Place, Source, Span, When
-from tidings.store import Store
-from tidings.watch import (
+from tidings import service
+from tidings.across import link
+from tidings.across.watch import (
     WatchRule,
     add_rule,
     after_store,
@@ -30,6 +28,9 @@ from tidings.watch import (
     post_webhook,
     remove_rule,
 )
+from tidings.core.errors import InputError
+from tidings.core.records import Actor, Analysis, Document, Event, Place, Source, Span, When
+from tidings.store.database import Store
 
 DATA = Path(__file__).parent / "data" / "linking"
 SPAN = Span(start=0, end=4, text="text")
@@ -122,7 +123,7 @@ def test_event_conditions():
 
 
 def _resolver():
-    from tidings.watch import _PlaceResolver
+    from tidings.across.watch import _PlaceResolver
 
     return _PlaceResolver(resolve)
 
@@ -276,7 +277,7 @@ def test_alerts_are_delivered_and_the_outcome_recorded(any_store, hook_server):
 # ----------------------------------------------------------------------------------------- CLI
 
 def test_cli_watch_and_alerts(store):
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     runner = CliRunner()
     db = ["--db", store.url]
@@ -301,7 +302,7 @@ def test_cli_watch_and_alerts(store):
 
 def test_cli_alerts_table_says_queued_and_prints_names_literally(store):
     """Rule names are printed as written (not rich markup); a webhook's state is said in words."""
-    from tidings.cli import app
+    from tidings.cli.main import app
 
     runner = CliRunner()
     db = ["--db", store.url]
@@ -320,7 +321,7 @@ def test_cli_alerts_table_says_queued_and_prints_names_literally(store):
 def test_delivery_state_words():
     from types import SimpleNamespace
 
-    from tidings.cli_link import _delivery
+    from tidings.cli.link import _delivery
 
     def alert(**kw):
         return SimpleNamespace(**{"webhook": "https://example.org/h", "delivered": False, "last_error": None, **kw})

@@ -18,9 +18,9 @@ from typing import Any, Self
 
 import pytest
 
-from tidings.ingest import InputFailure, read_inputs
-from tidings.ingest.web import USER_AGENT, FetchError, FetchPolicy, WebClient, check_public_url
-from tidings.records import Document
+from tidings.core.records import Document
+from tidings.read import InputFailure, read_inputs
+from tidings.read.web import USER_AGENT, FetchError, FetchPolicy, WebClient, check_public_url
 
 # ----------------------------------------------------------------------------------------- the server
 
@@ -372,8 +372,8 @@ def test_read_inputs_fetches_urls_among_paths(server: FixtureServer, tmp_path: A
 def test_analyze_cli_takes_a_url(server: FixtureServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from tidings.cli import app
-    from tidings.store import Store
+    from tidings.cli.main import app
+    from tidings.store.database import Store
 
     monkeypatch.setenv("TIDINGS_ALLOW_PRIVATE_URLS", "1")
     server.pages["/story"] = Page(article_html("Iran pulls officers out of Syria", "2024-12-06", EVACUATION))

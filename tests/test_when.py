@@ -1,4 +1,4 @@
-"""tidings.when: finding, resolving and inferring dates. Fast: no spaCy model, dateparser only where said."""
+"""tidings.stages.time: finding, resolving and inferring dates. Fast: no spaCy model, dateparser only where said."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tidings import when
-from tidings.records import When
-from tidings.settings import LANGUAGE_DIR
-from tidings.when import find_times, infer_publication_date, resolve
+from tidings.core.records import When
+from tidings.core.settings import LANGUAGE_DIR
+from tidings.stages import time as when
+from tidings.stages.time import find_times, infer_publication_date, resolve
 
 D = dt.date
 SAT = D(2024, 12, 7)  # the sample's publication date, a Saturday

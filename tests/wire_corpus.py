@@ -22,7 +22,7 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 
-from tidings.records import Actor, Analysis, Document, Event, Place, Source, Span, When
+from tidings.core.records import Actor, Analysis, Document, Event, Place, Source, Span, When
 
 SEED = 16
 ARTICLES = 320
@@ -181,7 +181,7 @@ def events(n: int = ARTICLES, seed: int = SEED) -> list[Event]:
 
 def stored(url: str, n: int = ARTICLES, seed: int = SEED) -> str:
     """Write :func:`articles` into the store at ``url`` (the tests' fixtures build a database once each)."""
-    from tidings.store import Store
+    from tidings.store.database import Store
 
     with Store(url) as store:
         store.save_many(articles(n, seed))

@@ -24,9 +24,9 @@ def _actor(actor: Any) -> str | None:
 
 
 def prelabel(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from tidings.core.records import Document
+    from tidings.core.settings import Settings
     from tidings.pipeline import Engine
-    from tidings.records import Document
-    from tidings.settings import Settings
 
     engine = Engine(Settings(coder_mode="rules"))  # the rule coder's view, for annotators to correct
     by_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)

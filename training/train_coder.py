@@ -62,7 +62,7 @@ ACT_LABELLED = {"wikinews"}
 
 
 def final(o: dict, type_: str) -> str:
-    """``type_`` as the pipeline codes it after the intent step recoded this row's acts (tidings.intent)."""
+    """``type_`` as the pipeline codes it after the intent step recoded this row's acts (tidings.stages.intent)."""
     return o.get("recode", {}).get(type_, type_)
 
 
@@ -74,7 +74,7 @@ def gold_of(o: dict) -> str:
 def apply_policy(o: dict, p: float, drop: float, retype: float, add: float) -> str:
     """What the pipeline would code for one out-of-fold row (the pipeline's own rule, ``coder.decide``, then
     the intent step)."""
-    from tidings.coder import NONE, decide
+    from tidings.stages.coder import NONE, decide
 
     return final(o, decide(None if o["rule"] == NONE else o["rule"], o["predicted"], p, drop, retype, add))
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))  # run as a script from a checkout: the engine's own vocabulary
 
-from tidings.records import MODALITIES
+from tidings.core.records import MODALITIES
 
 CORPUS = ROOT / "training" / "corpus"
 TYPES = set(json.loads((ROOT / "src" / "tidings" / "data" / "plover.json").read_text("utf-8"))["types"])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tidings.records import (
+from tidings.core import __version__
+from tidings.core.records import (
     MODALITIES,
     Actor,
     Analysis,
@@ -20,12 +21,11 @@ from tidings.records import (
     Span,
     When,
 )
-from tidings.settings import Settings
+from tidings.core.settings import Settings
 
 if TYPE_CHECKING:
     from tidings.pipeline import Engine, analyze
 
-__version__ = "0.1.0"
 
 __all__ = [
     "MODALITIES",

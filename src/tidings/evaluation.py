@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tidings.codebook import CaseMapping, load_case_mapping
-from tidings.records import Analysis, Event
+from tidings.core.codebook import CaseMapping, load_case_mapping
+from tidings.core.records import Analysis, Event
 
 if TYPE_CHECKING:
     from tidings.pipeline import Engine
@@ -395,7 +395,7 @@ def _any_event_recall(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]
 # --- classify (CASE 2021 Task 2) -----------------------------------------------------------------
 
 # The mapping (PLOVER → ACLED → CASE 2021 label) is type knowledge: it lives in data/plover.json and is
-# read by tidings.codebook, which the export shares; re-exported here for the evaluation's callers.
+# read by tidings.core.codebook, which the export shares; re-exported here for the evaluation's callers.
 
 
 def classify_prediction(record_id: str, analysis: Analysis | None, mapping: CaseMapping,
@@ -420,7 +420,7 @@ def classify_prediction(record_id: str, analysis: Analysis | None, mapping: Case
 
 def is_event_head(model_dir: str | Path) -> bool:
     """Whether a head predicts PLOVER types (an event coder) rather than a label set of its own."""
-    from tidings.coder import load_head
+    from tidings.stages.coder import load_head
 
     return load_head(model_dir).is_event_coder
 
@@ -429,7 +429,7 @@ def run_head_classify(gold_path: str | Path, model_dir: str | Path, *, limit: in
                       progress: Progress | None = None) -> EvalReport:
     """``tidings eval classify --model DIR`` with a head trained on the gold's own labels: each snippet is
     labelled by the head directly (its encoder, plus the rule coder's outputs if it was trained with them)."""
-    from tidings.coder import LearnedCoder
+    from tidings.stages.coder import LearnedCoder
     from tidings.train import rule_outputs
 
     gold = read_jsonl(gold_path, limit)
@@ -626,7 +626,7 @@ def analyze_records(records: Sequence[Mapping[str, Any]], engine: Engine | None 
     Inputs go through the same validation as ``tidings.analyze()`` (``ingest.read_text``), so the
     score is what a user would get.
     """
-    from tidings.ingest import InputFailure, read_text
+    from tidings.read import InputFailure, read_text
 
     if engine is None:
         from tidings.pipeline import default_engine

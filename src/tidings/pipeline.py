@@ -2,7 +2,7 @@
 
 ``read → nlp (spaCy, batched) → publication date → names (places, times, actors) → attribution → events →
 learned layer → intentions (strict PLOVER) → casualties → mentions``: the parse here, the rest the components registered in
-:data:`STAGES` (:mod:`tidings.components`), each called as ``stage(doc, state)``.
+:data:`STAGES` (:mod:`tidings.stages.components`), each called as ``stage(doc, state)``.
 The model and the data tables are loaded once per process and shared by every call.
 """
 
@@ -21,10 +21,13 @@ from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc
 
-from tidings.actors import ActorDictionary
-from tidings.attribution import load_cues
-from tidings.casualties import load_rules
-from tidings.components import (
+from tidings.core.records import Analysis, Document, Event
+from tidings.core.settings import Settings
+from tidings.read import InputFailure, read_text
+from tidings.stages.actors import ActorDictionary
+from tidings.stages.attribution import load_cues
+from tidings.stages.casualties import load_rules
+from tidings.stages.components import (
     FUTURE_PUBLICATION,
     Attributions,
     Casualties,
@@ -38,15 +41,12 @@ from tidings.components import (
     PublicationDate,
     Stage,
 )
-from tidings.events import TriggerTable
-from tidings.ingest import InputFailure, read_text
-from tidings.parser import load_nlp
-from tidings.places import Gazetteer
-from tidings.records import Analysis, Document, Event
-from tidings.settings import Settings
+from tidings.stages.events import TriggerTable
+from tidings.stages.parser import load_nlp
+from tidings.stages.places import Gazetteer
 
 if TYPE_CHECKING:
-    from tidings.coder import LearnedCoder
+    from tidings.stages.coder import LearnedCoder
 
 __all__ = ["CHUNK_CHARS", "CODING_FAILED", "FUTURE_PUBLICATION", "STAGES", "Engine", "StageTimer", "analyze",
            "default_engine", "split_text"]
@@ -57,7 +57,7 @@ CODING_FAILED = "E401"
 #: Texts longer than this are parsed in parts cut at paragraph or sentence ends, then joined into one Doc
 #: whose offsets are those of the whole text (spaCy refuses texts over ``nlp.max_length`` with E088, and its
 #: memory grows with the length of one call). Articles are far shorter; only the rare huge text is split.
-#: The longest text analysed at all is :data:`tidings.ingest.MAX_CHARS` (longer ones are refused, E119).
+#: The longest text analysed at all is :data:`tidings.read.MAX_CHARS` (longer ones are refused, E119).
 CHUNK_CHARS = 100_000
 
 
@@ -108,7 +108,7 @@ class Engine:
         else:
             item = read_text(text, published=published, outlet=outlet, url=url, title=title)
             if isinstance(item, InputFailure):
-                from tidings.errors import InputError
+                from tidings.core.errors import InputError
 
                 raise InputError(item.message, code=item.code)
             document = item
@@ -212,7 +212,7 @@ class Engine:
 
 #: The stages after the parse, in the order they run: the one place that knows it. Each entry makes its
 #: component from the engine's loaded tables and settings, or None where the settings leave it out (the
-#: learned layer under ``--coder rules``). A new stage is a component (:class:`tidings.components.Stage`)
+#: learned layer under ``--coder rules``). A new stage is a component (:class:`tidings.stages.components.Stage`)
 #: and a line here.
 STAGES: tuple[Callable[[Engine], Stage | None], ...] = (
     lambda engine: PublicationDate(),
@@ -240,7 +240,7 @@ def _load_learned(settings: Settings) -> LearnedCoder | None:
     """The learned layer, unless the rules-only coder was asked for (``--coder rules``)."""
     if settings.coder_mode == "rules":
         return None
-    from tidings.coder import LearnedCoder
+    from tidings.stages.coder import LearnedCoder
 
     return LearnedCoder(settings.model_dir)
 

@@ -35,9 +35,9 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tidings.errors import InputError
-from tidings.ingest import InputFailure, InputItem, read_inputs, read_text
-from tidings.records import Analysis, Document
+from tidings.core.errors import InputError
+from tidings.core.records import Analysis, Document
+from tidings.read import InputFailure, InputItem, read_inputs, read_text
 
 if TYPE_CHECKING:
     from tidings.pipeline import Engine
@@ -131,7 +131,7 @@ class StoreSink:
     """The store (SQLite or PostgreSQL): idempotent saves, failures into the errors table."""
 
     def __init__(self, url: str) -> None:
-        from tidings.store import Store
+        from tidings.store.database import Store
 
         self.store = Store(url)
         self.label = self.store.url
@@ -199,7 +199,7 @@ class ParquetSink:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from tidings.export import export_events
+        from tidings.store.export import export_events
 
         events_path = self.root / "events" / f"part-{part}.parquet"
         export_events((e for a in analyses for e in a.events), "parquet", events_path.with_suffix(".tmp"))
@@ -455,7 +455,7 @@ class RayAnalyzer:
 def _ray_runner(workers: int, batch_size: int, address: str | None, window: int
                 ) -> Callable[[Iterator[InputItem]], Iterator[Result]]:
     """Start (or join) Ray now, so a missing extra or an unreachable cluster fails before any work."""
-    from tidings.extras import require
+    from tidings.core.extras import require
 
     ray = require("ray", "scale", "The Ray engine", code="E312", error=InputError, alternative="use --engine local")
     _init_ray(ray, workers, address)

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tidings.errors import IngestError
-from tidings.ingest import InputFailure, read_inputs
+from tidings.core.errors import IngestError
+from tidings.core.records import Analysis, Document, Event
+from tidings.core.settings import Settings
 from tidings.pipeline import CODING_FAILED, Engine
-from tidings.records import Analysis, Document, Event
-from tidings.settings import Settings
+from tidings.read import InputFailure, read_inputs
 
 if TYPE_CHECKING:
-    from tidings.store import Store
+    from tidings.store.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def ingest(documents: Sequence[Document], store: Store, engine: Engine, *, deliv
 
 def record(store: Store, analyses: Iterable[Analysis], *, failures: Iterable[InputFailure] = (),
            deliver_for: float = 0.0, notify: Callable[[Any], None] | None = None) -> Report:
-    """Store analyses made by any runner, then link them and fire watch rules (``tidings.watch``).
+    """Store analyses made by any runner, then link them and fire watch rules (``tidings.across.watch``).
 
     ``failures`` (inputs that never became documents) become error rows. Each analysis is written in its
     own transaction, as soon as it comes (an interruption loses nothing stored; a document the database
@@ -108,7 +108,7 @@ def record(store: Store, analyses: Iterable[Analysis], *, failures: Iterable[Inp
     ``deliver_for`` seconds of webhook delivery follow; their trouble comes back as notes, never as a
     lost document.
     """
-    from tidings.errors import StoreError
+    from tidings.core.errors import StoreError
 
     report = Report()
     for failure in failures:
@@ -141,7 +141,7 @@ def record(store: Store, analyses: Iterable[Analysis], *, failures: Iterable[Inp
 def open_store(db: str | None, *, create: bool = True) -> Store:
     """The store at ``db`` (default ``Settings().db_url``). Read-only verbs pass ``create=False``: a
     database that is not there is an error (E209), not a new empty file that answers nothing."""
-    from tidings.store import Store
+    from tidings.store.database import Store
 
     return Store(db or Settings().db_url, create=create)
 
@@ -241,13 +241,13 @@ def coding_failure(analysis: Analysis) -> InputFailure | None:
 
 def after_store_safely(store: Store, analyses: Sequence[Analysis], *, deliver_for: float = WEBHOOK_BUDGET,
                        notify: Callable[[Any], None] | None = None) -> list[str]:
-    """Link the stored analyses and raise watch alerts (``tidings.watch``), then give queued webhooks at
+    """Link the stored analyses and raise watch alerts (``tidings.across.watch``), then give queued webhooks at
     most ``deliver_for`` seconds. Nothing here can cost a stored document: failures come back as notes."""
     notes: list[str] = []
     if not analyses:
         return notes
     try:
-        from tidings import watch
+        from tidings.across import watch
     except ImportError:
         return notes
     try:
@@ -280,7 +280,7 @@ def _with_progress(analyses: Iterable[Analysis], total: int, show: bool) -> Iter
 
 
 def find_events(db: str | None, **filters: object) -> list[Event]:
-    """Stored events matching the filters (see :meth:`tidings.store.Store.events`)."""
+    """Stored events matching the filters (see :meth:`tidings.store.database.Store.events`)."""
     store = open_store(db, create=False)
     try:
         given: dict[str, Any] = {k: v for k, v in filters.items() if v not in (None, [], ())}
@@ -310,8 +310,8 @@ def export(db: str | None, fmt: str, out: Path | str, *, force: bool = False, as
     overwrite whatever it points to); a directory is refused too."""
     import sys
 
-    from tidings.errors import InputError
-    from tidings.export import FORMATS, export_events
+    from tidings.core.errors import InputError
+    from tidings.store.export import FORMATS, export_events
 
     if fmt.lower().lstrip(".") not in FORMATS:   # before opening anything: the mistake is the format
         raise InputError(f"Unknown export format {fmt!r}.", code="E302", hint=f"Use one of: {', '.join(FORMATS)}.")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tidings.coder import NONE, Head, isotonic_curve, plover_types, reliability, shared_encoder
-from tidings.errors import TidingsError
+from tidings.core.errors import TidingsError
+from tidings.stages.coder import NONE, Head, isotonic_curve, plover_types, reliability, shared_encoder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,7 +64,7 @@ def read_gold(path: Path | str, label: str = "label", text: str = "text") -> lis
 
 class RuleCoding(NamedTuple):
     """What the rule coder made of one text, as the learned layer sees it: the acts before the strict-PLOVER
-    intent step (:mod:`tidings.intent`), and how that step recoded them (act type → code)."""
+    intent step (:mod:`tidings.stages.intent`), and how that step recoded them (act type → code)."""
 
     top: str | None                 # the most confident event's type
     types: list[str]                # every type found
@@ -75,9 +75,9 @@ def rule_outputs(texts: Sequence[str], engine: Engine | None = None) -> list[Rul
     """For each text, analysed alone by the rule coder: what the learned layer reads (:class:`RuleCoding`).
     The layer judges events before the intent step recodes promises and refusals, so the acts are reported
     (``why["intended"]``), and the recoding beside them."""
+    from tidings.core.records import Document
+    from tidings.core.settings import Settings
     from tidings.pipeline import Engine
-    from tidings.records import Document
-    from tidings.settings import Settings
 
     engine = engine or Engine(Settings(coder_mode="rules"))
     out: list[RuleCoding] = []
@@ -131,7 +131,7 @@ def train_head(rows: Sequence[Mapping[str, Any]], *, rules: bool = True, folds: 
     """
     import numpy as np
 
-    from tidings.extras import require
+    from tidings.core.extras import require
 
     require("sklearn", "train", "Training a head", code=TRAIN_FAILED, error=TrainError)
     texts = [r["text"] for r in rows]
