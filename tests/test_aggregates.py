@@ -150,7 +150,7 @@ def test_min_fatalities_filters_the_aggregates_like_the_event_list(client: TestC
 def test_answers_are_exactly_their_documented_models(client: TestClient, path: str, model: str) -> None:
     """The aggregates encode plain dicts themselves (no response_model pass): each answer must still be its
     schema model, field for field (a missing field fails validation, an extra or retyped one the round trip)."""
-    import tidings.api.aggregates as aggregates
+    from tidings.api import aggregates
 
     body = _get(client, path)
     cls = getattr(aggregates, model)

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from test_web_ingest import EVACUATION, FixtureServer, Page, article_html
-from tidings.read.feeds import FollowPolicy, follow, parse_every, parse_feed, poll_feed, read_feed_list
+from tidings.follow import FollowPolicy, follow, poll_feed
+from tidings.read.feeds import parse_every, parse_feed, read_feed_list
 from tidings.read.web import FetchError, FetchPolicy, WebClient
 from tidings.store.database import Store
 

@@ -297,7 +297,7 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 def test_a_truncated_feed_is_the_feeds_error(server: HostileServer, store: Store, engine: Any) -> None:
-    from tidings.read.feeds import FollowPolicy, poll_feed
+    from tidings.follow import FollowPolicy, poll_feed
 
     server.route("/a", server.page(article_html("Doha", SAMPLE)))
     whole = _rss(_item("one", server.url("/a")) + _item("two", server.url("/a")))
@@ -310,7 +310,8 @@ def test_a_truncated_feed_is_the_feeds_error(server: HostileServer, store: Store
 
 
 def test_an_impossible_item_date_is_dropped_and_flagged(server: HostileServer, store: Store, engine: Any) -> None:
-    from tidings.read.feeds import FollowPolicy, parse_feed, poll_feed
+    from tidings.follow import FollowPolicy, poll_feed
+    from tidings.read.feeds import parse_feed
 
     text = SAMPLE.replace("Saturday", "the weekend")
     server.route("/a", server.page(f"{text}".encode(), "text/plain; charset=utf-8"))
@@ -329,7 +330,7 @@ def test_markup_in_feed_links_and_names_is_printed_as_is(tmp_path: Path) -> None
     from rich.console import Console
 
     from tidings.cli.scale import _report_line
-    from tidings.read.feeds import PollReport
+    from tidings.follow import PollReport
 
     report = PollReport("http://wire.test/[/x]", items=1, new=1,
                         failures=[InputFailure("http://wire.test/a[/x][bold]b", "E111", "HTTP 404 [/red]")])
@@ -495,7 +496,7 @@ def test_split_text_covers_the_text_and_cuts_at_paragraphs_then_sentences() -> N
 
 def test_follow_keeps_every_item_around_a_long_one(server: HostileServer, store: Store, engine: Any,
                                                    small_limits: Any) -> None:
-    from tidings.read.feeds import FollowPolicy, poll_feed
+    from tidings.follow import FollowPolicy, poll_feed
 
     pages = {"/s0": SHORT[0], "/s1": SHORT[1], "/long": _long_text(),
              "/huge": TOO_LONG, "/nul": SHORT[2] + " More news." * 900 + "\x00 More."}

@@ -239,7 +239,7 @@ def _cross_calibrated(oof: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _oof_scores(oof: Sequence[Mapping[str, Any]], folds: int) -> dict[str, Any]:
-    from tidings.evaluation import label_scores
+    from tidings.evaluation.scores import label_scores
 
     pairs = [(o["gold"], o["predicted"]) for o in oof]
     scores = label_scores(pairs)

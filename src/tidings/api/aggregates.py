@@ -28,7 +28,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from tidings.api.app import _ERRORS, _TERM, _check_types
+from tidings.api.schemas import _ERRORS, _TERM, _check_types
 from tidings.core.records import Modality
 from tidings.store.database import EventFilters, Store
 from tidings.store.export import _acled_region, export_events

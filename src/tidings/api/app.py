@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
@@ -38,240 +38,65 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from tidings.api.docs import mount_api_docs
 from tidings.api.guard import MAX_JSON_DEPTH, NO_CONTROLS, check_request, error_details, json_too_deep, scrub
 from tidings.api.rows import event_json, flat_row_json, parse
+from tidings.api.schemas import (
+    _AS_OF,
+    _CODE,
+    _DOCUMENT_EXAMPLE,
+    _ERRORS,
+    _ID,
+    _TERM,
+    MAX_PAGE,
+    ActorCount,
+    ActorPage,
+    AlertPage,
+    ApiError,
+    ClusterPage,
+    DocumentIn,
+    DocumentPage,
+    DocumentSummary,
+    ErrorBody,
+    ErrorDetail,
+    EventDetail,
+    EventPage,
+    EvidenceSpan,
+    Failure,
+    Health,
+    IngestResult,
+    PlaceCount,
+    PlacePage,
+    Stats,
+    TextWindow,
+    TypeInfo,
+    Vocabulary,
+    _check_types,
+)
 from tidings.core.errors import InputError, StoreError, TidingsError
-from tidings.core.records import MODALITIES, Analysis, Document, Event, Modality, Source
+from tidings.core.records import MODALITIES, Analysis, Document, Event, Modality
 from tidings.read import InputFailure, read_jsonl, read_text
-from tidings.store.database import Store, document_known_by, documents_table, events_table, reported_by
+from tidings.store.database import Store, events_table
 from tidings.store.export import export_events
+from tidings.store.queries import document_count, latest_of, name_counts, read_connection
 
-__all__ = ["MAX_BODY_BYTES", "MAX_PAGE", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "create_app"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024   # one POST: a long article is ~100 kB; 2 MB is a batch of JSONL
-MAX_PAGE = 1000                    # events per page; the dashboard pages through bigger sets
 _MAX_OFFSET = 10**9                # beyond any real store, and inside SQLite's 64-bit integers
 _WINDOW_CHARS = 160                # text shown around an event's sentence
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 _JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines",
                 "text/jsonl")
-_DOCUMENT_EXAMPLE: dict[str, Any] = {
-    "text": "Iranians began leaving Syria on Friday morning, officials said, as rebels advanced on Homs "
-            "after taking Aleppo and Hama.",
-    "published": "2024-12-07", "outlet": "RBK-Ukraine", "url": "https://example.org/iran-syria",
-    "title": "Iran evacuates from Syria"}
 
-# Metadata strings: tab and line breaks are tolerated (read_text folds them), other control characters not.
-_ONE_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 # --------------------------------------------------------------------------------------------- models
 
-
-class DocumentIn(BaseModel):
-    """One article to analyse. ``published`` anchors relative dates ("on Friday")."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_DOCUMENT_EXAMPLE]})
-
-    text: str = Field(min_length=1, description="Plain article text (English; at most 1,000,000 characters).")
-    published: dt.date | None = Field(None, description="Publication date, YYYY-MM-DD.")
-    outlet: str | None = Field(None, max_length=200, pattern=_ONE_LINE)
-    url: str | None = Field(None, max_length=2048, pattern=_ONE_LINE)
-    title: str | None = Field(None, max_length=1000, pattern=_ONE_LINE)
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(description="Stable code: a tidings E-code (E306) or an HTTP-level name (not_found).")
-    message: str
-    hint: str | None = None
-    details: list[dict[str, Any]] | None = None
-
-
-class ErrorBody(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"error": {"code": "not_found", "message": "No event with id 'abc'."}}]})
-
-    error: ErrorDetail
-
-
-class Failure(BaseModel):
-    """A document that could not be analysed (also stored in the errors table)."""
-
-    ref: str
-    code: str
-    message: str
-
-
-class IngestResult(BaseModel):
-    """The answer to a JSONL (or JSON array) POST: one Analysis per document that could be read. When none
-    could (status 422) it carries ``error`` too, like every other error answer."""
-
-    error: ErrorDetail | None = None
-    analyses: list[Analysis]
-    failures: list[Failure]
-
-
-class EventPage(BaseModel):
-    """A page of events, newest first; ``total`` counts every match. ``shape=flat`` gives flat rows
-    (the CSV columns plus ``anonymous`` and ``independent_sources``) instead of whole events."""
-
-    total: int
-    limit: int
-    offset: int
-    events: list[Event] | list[dict[str, Any]]
-
-
-class TextWindow(BaseModel):
-    """A stretch of the document: ``start``/``end`` are offsets into ``Document.text``."""
-
-    start: int
-    end: int
-    text: str
-
-
-class EvidenceSpan(BaseModel):
-    """One evidence span; ``role`` groups fields for display (``attribution.1`` → ``attribution``)."""
-
-    field: str
-    role: str
-    start: int
-    end: int
-    text: str
-
-
-class DocumentSummary(BaseModel):
-    id: str
-    title: str | None = None
-    url: str | None = None
-    outlet: str | None = None
-    published: dt.date | None = None
-    published_inferred: bool = False
-    language: str = "en"
-    source_kind: str = "text"
-    path: str | None = None
-    chars: int = 0
-
-
-class EventDetail(BaseModel):
-    """An event with what a reader needs to judge it: the sentence and its surroundings, every evidence
-    span, and the attribution chain from the outlet to the original speaker (anonymous links flagged)."""
-
-    event: Event
-    document: DocumentSummary | None
-    sentence: TextWindow | None
-    window: TextWindow | None
-    evidence: list[EvidenceSpan]
-    chain: list[Source]
-    anonymous_links: int
-    cluster: dict[str, Any] | None = None
-    #: People killed according to the event's text (Event.fatalities); each figure is in event.casualties and,
-    #: with its span, in evidence (role "casualties").
-    fatalities: int | None = None
-
-
-class DocumentPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    documents: list[DocumentSummary]
-
-
-class ActorCount(BaseModel):
-    code: str | None
-    name: str
-    country: str | None
-    sector: str | None
-    as_source: int
-    as_target: int
-    events: int
-
-
-class ActorPage(BaseModel):
-    total: int
-    actors: list[ActorCount]
-
-
-class PlaceCount(BaseModel):
-    geonameid: int | None
-    name: str
-    country: str | None
-    country3: str | None
-    admin1: str | None
-    lat: float | None
-    lon: float | None
-    events: int
-    level: str = Field(default="city", description="How precise the place is: country, admin1, admin2, city, "
-                       "site, region, ...; a map draws a country- or admin1-level place as an area, not a point.")
-
-
-class PlacePage(BaseModel):
-    total: int
-    places: list[PlaceCount]
-
-
-class Stats(BaseModel):
-    """Store counts; ``first_date``/``last_date`` are the earliest and latest event start dates."""
-
-    model_config = ConfigDict(extra="allow")
-
-    schema_version: int | None
-    full_text_search: bool
-    documents: int
-    events: int
-    mentions: int
-    sources: int
-    errors: int
-    events_by_type: dict[str, int]
-    events_by_modality: dict[str, int]
-    first_date: str | None
-    last_date: str | None
-
-
-class ClusterPage(BaseModel):
-    """Clusters as ``tidings.across.link`` describes them (id, type, size, independent_sources, origins,
-    contradictions, canonical event, ...)."""
-
-    limit: int
-    offset: int
-    clusters: list[dict[str, Any]]
-
-
-class AlertPage(BaseModel):
-    """Alerts as ``tidings.across.watch`` describes them (rule, cluster_id, event_ids, summary, ...)."""
-
-    limit: int
-    offset: int
-    alerts: list[dict[str, Any]]
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-    version: str
-    engine_loaded: bool
-    schema_version: int
-
-
-class TypeInfo(BaseModel):
-    name: str
-    quad_class: int | None
-    description: str
-
-
-class Vocabulary(BaseModel):
-    """The PLOVER types and modalities, for filter menus and legends."""
-
-    types: list[TypeInfo]
-    modalities: list[str]
-
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text} for code, text in (
-        (404, "Not found"), (422, "Invalid parameters or input"), (500, "Unexpected server error"))}
 
 # ------------------------------------------------------------------------------------------- helpers
 
@@ -297,35 +122,6 @@ class _EngineSlot:
                     self._factory = Engine
                 self._engine = self._factory()
             return self._engine
-
-
-#: Search terms: bounded (SQLite refuses LIKE patterns over 50,000 bytes, and no name is that long) and free of
-#: control characters (SQLite would cut a term at NUL). ``tidings.api.guard`` holds the same line for every
-#: parameter of every route; these put it in the schema.
-TERM_MAX = 500
-_TERM: dict[str, Any] = {"max_length": TERM_MAX, "pattern": NO_CONTROLS}
-_CODE: dict[str, Any] = {"max_length": 16, "pattern": NO_CONTROLS}     # an ISO country code, a little slack
-_ID: dict[str, Any] = {"max_length": 96, "pattern": NO_CONTROLS}       # document, event and cluster ids
-_AS_OF = "As known on this day: only documents published on or before it (else stored by then) count."
-
-
-class ApiError(Exception):
-    """An error answered as ``{"error": {...}}`` with ``status``."""
-
-    def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.hint = status, code, message, hint
-
-
-def _check_types(types: Sequence[str] | None) -> None:
-    """An unknown PLOVER type is a mistake to report (422), not a filter that matches nothing."""
-    from tidings.stages.coder import plover_types
-
-    known = set(plover_types())
-    unknown = [t for t in types or [] if t.upper() not in known]
-    if unknown:
-        raise ApiError(422, "validation_error", f"unknown PLOVER type {unknown[0]!r}",
-                       hint=f"use one of {', '.join(sorted(known))}")
 
 
 def _error(status: int, code: str, message: str, hint: str | None = None,
@@ -386,59 +182,22 @@ def _pick_format(fmt: str | None, accept: str) -> str:
     return "json"
 
 
-@contextmanager
-def _read(store: Store) -> Iterator[sa.Connection]:
-    """A read connection for the aggregates the Store does not offer yet (actors, places, counts),
-    through its pool and its error translation. Move these into Store when a second caller needs them."""
-    opener = getattr(store, "read", None) or store._read
-    with opener() as conn:
-        yield conn
-
-
-def _like(needle: str) -> str:
-    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 # ---------------------------------------------------------------------------------------- aggregates
-
-def _name_counts(conn: sa.Connection, column: sa.ColumnElement[Any], q: str | None,
-                 as_of: dt.date | None = None) -> dict[str, int]:
-    """name → events, as an index-only GROUP BY: every name column has its own index, and reading the
-    table itself (each row carries the whole event as JSON) would cost seconds at a million events.
-    ``as_of``: only events reported by that day (the counts as they stood then)."""
-    stmt = sa.select(column, sa.func.count()).where(column.is_not(None)).group_by(column)
-    if as_of is not None:
-        stmt = stmt.where(reported_by(as_of))
-    if q:
-        stmt = stmt.where(column.ilike(_like(q), escape="\\"))
-    return {name: count for name, count in conn.execute(stmt)}
-
-
-def _latest(conn: sa.Connection, column: sa.ColumnElement[Any], name: str, *wanted: sa.ColumnElement[Any]
-            ) -> sa.Row[Any] | None:
-    """The wanted columns of the newest event where ``column == name`` (one index probe)."""
-    return conn.execute(sa.select(*wanted).where(column == name)
-                        .order_by(sa.literal_column("events.rowid").desc() if _is_sqlite(conn) else column)
-                        .limit(1)).first()
-
-
-def _is_sqlite(conn: sa.Connection) -> bool:
-    return conn.dialect.name == "sqlite"
 
 
 def _actor_rows(store: Store, q: str | None, limit: int, offset: int, as_of: dt.date | None = None) -> ActorPage:
     """Actors by name, with code, country and sector from their newest event. A name coded two ways in
     different events (rare: "Tehran" as IRNGOV) is one entry, reported with its newest coding."""
     e = events_table.c
-    with _read(store) as conn:
-        as_source = _name_counts(conn, e.source_name, q, as_of)
-        as_target = _name_counts(conn, e.target_name, q, as_of)
+    with read_connection(store) as conn:
+        as_source = name_counts(conn, e.source_name, q, as_of)
+        as_target = name_counts(conn, e.target_name, q, as_of)
         totals = {n: as_source.get(n, 0) + as_target.get(n, 0) for n in as_source.keys() | as_target.keys()}
         page = sorted(totals, key=lambda n: (-totals[n], n))[offset:offset + limit]
         rows = []
         for name in page:
             role = "source" if name in as_source else "target"
-            found = _latest(conn, e[f"{role}_name"], name, e[f"{role}_code"], e[f"{role}_country"],
+            found = latest_of(conn, e[f"{role}_name"], name, e[f"{role}_code"], e[f"{role}_country"],
                             e[f"{role}_sector"])
             code, country, sector = tuple(found) if found is not None else (None, None, None)
             rows.append(ActorCount(code=code, name=name, country=country, sector=sector,
@@ -453,8 +212,8 @@ def _place_rows(store: Store, q: str | None, country: str | None, limit: int, of
     for two places in the data is reported at the newest one's coordinates)."""
     e = events_table.c
     code = (country or "").strip().upper()
-    with _read(store) as conn:
-        counts = _name_counts(conn, e.place_name, q, as_of)
+    with read_connection(store) as conn:
+        counts = name_counts(conn, e.place_name, q, as_of)
         ranked = sorted(counts, key=lambda n: (-counts[n], n))
         rows: list[dict[str, Any]] = []
         matched = 0
@@ -462,7 +221,7 @@ def _place_rows(store: Store, q: str | None, country: str | None, limit: int, of
             if not code and not (offset <= matched < offset + limit):
                 matched += 1
                 continue
-            found = _latest(conn, e.place_name, name, e.place_geonameid, e.place_country, e.place_country3,
+            found = latest_of(conn, e.place_name, name, e.place_geonameid, e.place_country, e.place_country3,
                             e.place_admin1, e.place_lat, e.place_lon)
             if found is None or (code and code not in (found.place_country, found.place_country3)):
                 continue
@@ -474,14 +233,6 @@ def _place_rows(store: Store, q: str | None, country: str | None, limit: int, of
     levels = store.place_levels({(r["name"], r["geonameid"]) for r in rows})
     return PlacePage(total=matched, places=[PlaceCount(level=levels[(r["name"], r["geonameid"])], **r)
                                             for r in rows])
-
-
-def _document_count(store: Store, as_of: dt.date | None = None) -> int:
-    stmt = sa.select(sa.func.count()).select_from(documents_table)
-    if as_of is not None:
-        stmt = stmt.where(document_known_by(as_of))
-    with _read(store) as conn:
-        return int(conn.scalar(stmt) or 0)
 
 
 def _vocabulary() -> Vocabulary:
@@ -726,7 +477,7 @@ def create_app(db: str | None = None, *, engine: Any = None,
                        as_of: Annotated[dt.date | None, Query(description=_AS_OF)] = None) -> DocumentPage:
         """Stored documents in the order they were stored (without their text)."""
         docs = store.documents(limit=limit, offset=offset, as_of=as_of)
-        return DocumentPage(total=_document_count(store, as_of), limit=limit, offset=offset,
+        return DocumentPage(total=document_count(store, as_of), limit=limit, offset=offset,
                             documents=[_summary(d) for d in docs])
 
     @app.get("/api/documents/{doc_id}", response_model=Analysis, tags=["documents"], responses=_ERRORS)
@@ -906,7 +657,7 @@ class _AcrossArticles:
         if self.link is None or not event_ids or not self._has_tables(store):
             return {}
         clusters = self.link.clusters_table.c
-        with _read(store) as conn:
+        with read_connection(store) as conn:
             of_event = self.link.clusters_of(conn, event_ids)
             ids = sorted(set(of_event.values()))
             sources: dict[str, int] = {}
@@ -922,7 +673,7 @@ class _AcrossArticles:
     def _has_tables(self, store: Store) -> bool:
         """Reads must not create tables: until something links, there are no clusters to report."""
         if not self._tables_seen:
-            with _read(store) as conn:
+            with read_connection(store) as conn:
                 self._tables_seen = sa.inspect(conn).has_table("cluster_members")
         return self._tables_seen
 

@@ -15,7 +15,7 @@ from tidings.cli.train import CoderOpt, ModelOpt, apply_coder
 from tidings.core.errors import TidingsError
 
 if TYPE_CHECKING:
-    from tidings.read.feeds import PollReport
+    from tidings.follow import PollReport
     from tidings.scale import BatchStats
 
 __all__ = ["register"]
@@ -39,8 +39,9 @@ def follow(
     """Follow RSS/Atom feeds: analyse and store each new article; only new items are fetched."""
     from tidings import pipeline, service
     from tidings.cli.main import console, err_console
-    from tidings.read.feeds import FollowPolicy, parse_every, read_feed_list
-    from tidings.read.feeds import follow as follow_feeds
+    from tidings.follow import FollowPolicy
+    from tidings.follow import follow as follow_feeds
+    from tidings.read.feeds import parse_every, read_feed_list
     from tidings.read.web import FetchPolicy, WebClient
 
     try:
